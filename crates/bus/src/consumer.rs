@@ -1,0 +1,930 @@
+//! The consumer loop every service runs.
+//!
+//! * One poll thread owns the Kafka consumer; records are handed to one worker task per
+//!   partition, so partitions are processed concurrently and order is kept within a partition.
+//! * A record's offset is stored only after the handler returned and every output it asked for
+//!   was acknowledged by the broker; stored offsets are committed periodically, on revoke and on
+//!   shutdown (`enable.auto.commit` is off).
+//! * Rebalance: on revoke, the revoked partitions' workers finish the record in hand (queued
+//!   records are abandoned, retries stop), their offsets are committed synchronously and only
+//!   then does the revoke return, so the next owner starts exactly after the last processed
+//!   record. A worker stuck past the deadline is aborted and its record is left uncommitted.
+//! * Failure classes: transient -> retried in place with capped exponential backoff (later
+//!   records of the partition wait, so a key is never reordered); poison -> `<topic>.dlq` with the
+//!   original key, value and headers plus the source coordinates and reason; fatal -> the loop
+//!   stops, nothing past the failing record is committed, and `run` returns the error.
+//! * Poison policy `park-key`: once a key has a dead-lettered record, its later records follow
+//!   it into the dead-letter topic in order. Parked keys are recorded in the compacted topic
+//!   `<topic>.parked` (so they survive restarts and rebalances; the replay tool re-drives them
+//!   and clears the marker with a tombstone).
+//! * Shutdown: stop fetching, let workers drain what they hold within the deadline, commit,
+//!   leave the group.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use dsync_telemetry::admin::Readiness;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::statistics::Statistics;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, info_span, warn, Instrument};
+
+use crate::admin::{ensure_topics, topic_partitions, TopicSpec};
+use crate::dlq::{self, ParkedKeys};
+use crate::error::{ErrorClass, HandlerError};
+use crate::metrics::BusMetrics;
+use crate::producer::EventProducer;
+use crate::record::{InboundRecord, OutboundRecord};
+use crate::{BusError, KafkaSettings};
+
+/// What a handler returns: the records to publish before the input offset is committed.
+pub type HandlerResult = Result<Vec<OutboundRecord>, HandlerError>;
+
+/// Business logic over one record. Must be idempotent: a record may be delivered again after a
+/// crash, a rebalance or a replay.
+pub trait Handler: Send + Sync + 'static {
+    /// Processes one record and returns the outputs to publish (possibly none).
+    fn handle(&self, record: &InboundRecord) -> impl Future<Output = HandlerResult> + Send;
+}
+
+/// What to do with a poison record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PoisonPolicy {
+    /// Dead-letter the record and go on (independent events).
+    Skip,
+    /// Dead-letter the record and every later record of the same key (aggregate streams).
+    ParkKey,
+}
+
+/// Backoff for transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// First delay.
+    pub initial: Duration,
+    /// Cap on the delay.
+    pub max: Duration,
+    /// Give up after this many attempts and stop as fatal (an operator must act); `None` retries
+    /// until the record succeeds, the partition is revoked or the service stops.
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(30),
+            max_attempts: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay before retry number `attempt` (1-based): exponential, capped, with +-20 % jitter.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exp = self
+            .initial
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let base = exp.min(self.max);
+        let jitter = rand::random_range(0.8..1.2);
+        base.mul_f64(jitter).min(self.max)
+    }
+}
+
+/// Where a group with no committed offset starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum StartFrom {
+    /// From the oldest record (services: nothing is missed).
+    #[default]
+    Earliest,
+    /// From new records only.
+    Latest,
+}
+
+/// Configuration of one consumer loop.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// Consumer group id.
+    pub group_id: String,
+    /// Topics to subscribe to.
+    pub topics: Vec<String>,
+    /// Poison policy.
+    pub poison_policy: PoisonPolicy,
+    /// Transient failure backoff.
+    pub retry: RetryPolicy,
+    /// Where a new group starts.
+    pub start_from: StartFrom,
+    /// Time given to workers to drain on shutdown.
+    pub shutdown_deadline: Duration,
+    /// Time given to a revoked partition's worker to finish its record.
+    pub revoke_deadline: Duration,
+    /// How often stored offsets are committed.
+    pub commit_interval: Duration,
+    /// Records buffered per partition before the partition is paused.
+    pub partition_queue: usize,
+}
+
+impl ConsumerConfig {
+    /// Defaults for a group reading `topics`.
+    pub fn new(group_id: impl Into<String>, topics: &[&str]) -> Self {
+        Self {
+            group_id: group_id.into(),
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            poison_policy: PoisonPolicy::Skip,
+            retry: RetryPolicy::default(),
+            start_from: StartFrom::Earliest,
+            shutdown_deadline: Duration::from_secs(20),
+            revoke_deadline: Duration::from_secs(20),
+            commit_interval: Duration::from_millis(200),
+            partition_queue: 512,
+        }
+    }
+
+    /// Sets the poison policy.
+    pub fn poison_policy(mut self, p: PoisonPolicy) -> Self {
+        self.poison_policy = p;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, r: RetryPolicy) -> Self {
+        self.retry = r;
+        self
+    }
+}
+
+type Tp = (String, i32);
+
+#[derive(Debug)]
+struct PartitionOffsets {
+    generation: u64,
+    /// Next offset to consume (last processed + 1), once something was processed.
+    next: Option<i64>,
+    committed: Option<i64>,
+}
+
+struct WorkerHandle {
+    tx: mpsc::Sender<OwnedMessage>,
+    abandon: CancellationToken,
+    done: std_mpsc::Receiver<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Shared<H> {
+    settings: KafkaSettings,
+    config: ConsumerConfig,
+    handler: Arc<H>,
+    producer: EventProducer,
+    metrics: BusMetrics,
+    runtime: tokio::runtime::Handle,
+    readiness: Option<Readiness>,
+    generation: AtomicU64,
+    offsets: Mutex<HashMap<Tp, PartitionOffsets>>,
+    workers: Mutex<HashMap<Tp, WorkerHandle>>,
+    pending: Mutex<HashMap<Tp, VecDeque<OwnedMessage>>>,
+    high_watermarks: Mutex<HashMap<Tp, i64>>,
+    partition_counts: HashMap<String, i32>,
+    fatal: Mutex<Option<BusError>>,
+    stop: CancellationToken,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+struct LoopContext<H: Handler> {
+    shared: Arc<Shared<H>>,
+}
+
+impl<H: Handler> ClientContext for LoopContext<H> {
+    fn stats(&self, statistics: Statistics) {
+        let mut hw = lock(&self.shared.high_watermarks);
+        for (topic, t) in statistics.topics {
+            for (p, s) in t.partitions {
+                if p >= 0 && s.hi_offset >= 0 {
+                    hw.insert((topic.clone(), p), s.hi_offset);
+                }
+            }
+        }
+    }
+}
+
+impl<H: Handler> ConsumerContext for LoopContext<H> {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let tps: Vec<Tp> = tpl
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_owned(), e.partition()))
+                .collect();
+            info!(group = %self.shared.config.group_id, partitions = ?tps, "partitions revoked");
+            self.shared.retire_partitions(consumer, &tps, true);
+            if let Some(r) = &self.shared.readiness {
+                r.set(&self.shared.readiness_name(), false, "rebalancing");
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let tps: Vec<Tp> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| (e.topic().to_owned(), e.partition()))
+                    .collect();
+                info!(group = %self.shared.config.group_id, partitions = ?tps, "partitions assigned");
+                if let Err(e) = self.shared.start_partitions(&tps) {
+                    error!(error = %e, "cannot start assigned partitions");
+                    self.shared.set_fatal(e);
+                    return;
+                }
+                if let Some(r) = &self.shared.readiness {
+                    r.set(
+                        &self.shared.readiness_name(),
+                        true,
+                        format!("{} partitions assigned", tps.len()),
+                    );
+                }
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => warn!(error = %e, "rebalance error"),
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) => {
+                let mut map = lock(&self.shared.offsets);
+                for e in offsets.elements() {
+                    if let (Some(o), Some(entry)) = (
+                        e.offset().to_raw(),
+                        map.get_mut(&(e.topic().to_owned(), e.partition())),
+                    ) {
+                        entry.committed = Some(entry.committed.map_or(o, |c| c.max(o)));
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "offset commit failed; will retry"),
+        }
+    }
+}
+
+impl<H: Handler> Shared<H> {
+    fn readiness_name(&self) -> String {
+        format!("consumer:{}", self.config.group_id)
+    }
+
+    fn set_fatal(&self, e: BusError) {
+        let mut f = lock(&self.fatal);
+        if f.is_none() {
+            *f = Some(e);
+        }
+        self.stop.cancel();
+    }
+
+    /// Creates a worker (and offset slot) for every newly assigned partition.
+    fn start_partitions(self: &Arc<Self>, tps: &[Tp]) -> Result<(), BusError> {
+        let parked = if self.config.poison_policy == PoisonPolicy::ParkKey && !tps.is_empty() {
+            let mut all = HashMap::new();
+            for topic in tps.iter().map(|(t, _)| t).collect::<HashSet<_>>() {
+                let loaded = dlq::load_parked_keys_blocking(
+                    &self.settings,
+                    topic,
+                    &self.config.group_id,
+                )?;
+                all.insert(topic.clone(), loaded);
+            }
+            all
+        } else {
+            HashMap::new()
+        };
+        let mut workers = lock(&self.workers);
+        let mut offsets = lock(&self.offsets);
+        for tp in tps {
+            if workers.contains_key(tp) {
+                continue;
+            }
+            let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+            offsets.insert(
+                tp.clone(),
+                PartitionOffsets {
+                    generation,
+                    next: None,
+                    committed: None,
+                },
+            );
+            let parked_keys = parked
+                .get(&tp.0)
+                .map(|p| p.for_partition(tp.1))
+                .unwrap_or_default();
+            let (tx, rx) = mpsc::channel(self.config.partition_queue.max(1));
+            let (done_tx, done_rx) = std_mpsc::channel();
+            let abandon = CancellationToken::new();
+            let worker = PartitionWorker {
+                shared: Arc::clone(self),
+                tp: tp.clone(),
+                generation,
+                abandon: abandon.clone(),
+                parked: parked_keys,
+                _done: done_tx,
+            };
+            let task = self.runtime.spawn(worker.run(rx));
+            workers.insert(
+                tp.clone(),
+                WorkerHandle {
+                    tx,
+                    abandon,
+                    done: done_rx,
+                    task,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops the workers of `tps` (finishing the record in hand; `abandon_queued` drops queued
+    /// records, otherwise they are drained within the deadline), then commits their offsets
+    /// synchronously and forgets them.
+    fn retire_partitions<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        tps: &[Tp],
+        abandon_queued: bool,
+    ) {
+        let deadline = Instant::now()
+            + if abandon_queued {
+                self.config.revoke_deadline
+            } else {
+                self.config.shutdown_deadline
+            };
+        let handles: Vec<(Tp, WorkerHandle)> = {
+            let mut workers = lock(&self.workers);
+            tps.iter()
+                .filter_map(|tp| workers.remove(tp).map(|h| (tp.clone(), h)))
+                .collect()
+        };
+        {
+            let mut pending = lock(&self.pending);
+            for tp in tps {
+                pending.remove(tp);
+            }
+        }
+        let mut waiting = Vec::new();
+        for (tp, h) in handles {
+            if abandon_queued {
+                h.abandon.cancel();
+            }
+            drop(h.tx);
+            waiting.push((tp, h.abandon, h.done, h.task));
+        }
+        for (tp, abandon, done, task) in waiting {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match done.recv_timeout(left) {
+                Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => {}
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                    abandon.cancel();
+                    // Give the record in hand a moment to finish its outputs after the abandon.
+                    if done.recv_timeout(Duration::from_secs(2))
+                        == Err(std_mpsc::RecvTimeoutError::Timeout)
+                    {
+                        warn!(topic = %tp.0, partition = tp.1, "worker did not finish in time; abandoning its record (it stays uncommitted)");
+                        // Forget the slot first so a late store from the aborted task is ignored.
+                        lock(&self.offsets).remove(&tp);
+                        task.abort();
+                    }
+                }
+            }
+        }
+        let mut tpl = TopicPartitionList::new();
+        {
+            let mut offsets = lock(&self.offsets);
+            for tp in tps {
+                if let Some(PartitionOffsets {
+                    next: Some(n),
+                    committed,
+                    ..
+                }) = offsets.remove(tp)
+                {
+                    if committed != Some(n) {
+                        let _ = tpl.add_partition_offset(&tp.0, tp.1, Offset::Offset(n));
+                    }
+                }
+                self.metrics
+                    .lag
+                    .with_label_values(&[tp.0.as_str(), &tp.1.to_string()])
+                    .set(0);
+            }
+        }
+        if tpl.count() > 0 {
+            match consumer.commit(&tpl, CommitMode::Sync) {
+                Ok(()) => debug!(offsets = ?tpl, "committed on retire"),
+                Err(e) => warn!(error = %e, "commit of retired partitions failed; their last records will be delivered again"),
+            }
+        }
+    }
+
+    fn store_offset(&self, tp: &Tp, generation: u64, next: i64) {
+        let mut offsets = lock(&self.offsets);
+        if let Some(e) = offsets.get_mut(tp) {
+            if e.generation == generation {
+                e.next = Some(next);
+            }
+        }
+    }
+
+    fn commit_async<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
+        let mut tpl = TopicPartitionList::new();
+        {
+            let offsets = lock(&self.offsets);
+            for ((t, p), e) in offsets.iter() {
+                if let Some(n) = e.next {
+                    if e.committed.is_none_or(|c| c < n) {
+                        let _ = tpl.add_partition_offset(t, *p, Offset::Offset(n));
+                    }
+                }
+            }
+        }
+        if tpl.count() > 0 {
+            if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+                warn!(error = %e, "async commit could not be sent");
+            }
+        }
+    }
+
+    fn update_lag(&self) {
+        let hw = lock(&self.high_watermarks);
+        let offsets = lock(&self.offsets);
+        for (tp, e) in offsets.iter() {
+            if let (Some(h), Some(n)) = (hw.get(tp), e.next.or(e.committed)) {
+                self.metrics
+                    .lag
+                    .with_label_values(&[tp.0.as_str(), &tp.1.to_string()])
+                    .set((h - n).max(0));
+            }
+        }
+    }
+
+    /// Hands a fetched record to its partition's worker, or parks it in the pending queue (and
+    /// pauses the partition) when the worker's buffer is full.
+    fn route<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>, m: OwnedMessage) {
+        let tp = (m.topic().to_owned(), m.partition());
+        let mut pending = lock(&self.pending);
+        if let Some(q) = pending.get_mut(&tp) {
+            q.push_back(m);
+            return;
+        }
+        let workers = lock(&self.workers);
+        let Some(w) = workers.get(&tp) else {
+            debug!(topic = %tp.0, partition = tp.1, "record for an unassigned partition dropped (will be redelivered)");
+            return;
+        };
+        match w.tx.try_send(m) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                let mut q = VecDeque::new();
+                q.push_back(m);
+                pending.insert(tp.clone(), q);
+                let mut tpl = TopicPartitionList::new();
+                tpl.add_partition(&tp.0, tp.1);
+                if let Err(e) = consumer.pause(&tpl) {
+                    warn!(error = %e, "pause failed");
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn flush_pending<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
+        let mut pending = lock(&self.pending);
+        if pending.is_empty() {
+            return;
+        }
+        let workers = lock(&self.workers);
+        let mut resumed = Vec::new();
+        for (tp, q) in pending.iter_mut() {
+            let Some(w) = workers.get(tp) else {
+                q.clear();
+                resumed.push(tp.clone());
+                continue;
+            };
+            while let Some(m) = q.pop_front() {
+                match w.tx.try_send(m) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(m)) => {
+                        q.push_front(m);
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        q.clear();
+                        break;
+                    }
+                }
+            }
+            if q.is_empty() {
+                resumed.push(tp.clone());
+            }
+        }
+        for tp in resumed {
+            pending.remove(&tp);
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(&tp.0, tp.1);
+            if let Err(e) = consumer.resume(&tpl) {
+                warn!(error = %e, "resume failed");
+            }
+        }
+    }
+}
+
+/// Outcome of one record.
+enum Outcome {
+    Done,
+    Abandoned,
+    Fatal,
+}
+
+struct PartitionWorker<H: Handler> {
+    shared: Arc<Shared<H>>,
+    tp: Tp,
+    generation: u64,
+    abandon: CancellationToken,
+    parked: ParkedKeys,
+    /// Dropped when the worker ends; the poll thread waits on it.
+    _done: std_mpsc::Sender<()>,
+}
+
+impl<H: Handler> PartitionWorker<H> {
+    async fn run(mut self, mut rx: mpsc::Receiver<OwnedMessage>) {
+        loop {
+            let m = tokio::select! {
+                biased;
+                () = self.abandon.cancelled() => break,
+                m = rx.recv() => match m { Some(m) => m, None => break },
+            };
+            let record = InboundRecord::from_owned(&m);
+            self.shared
+                .metrics
+                .consumed
+                .with_label_values(&[record.topic.as_str()])
+                .inc();
+            match self.process(&record).await {
+                Outcome::Done => {
+                    self.shared
+                        .store_offset(&self.tp, self.generation, record.offset + 1);
+                }
+                Outcome::Abandoned => break,
+                Outcome::Fatal => break,
+            }
+        }
+    }
+
+    async fn process(&mut self, record: &InboundRecord) -> Outcome {
+        let span = info_span!(
+            "consume",
+            topic = %record.topic,
+            partition = record.partition,
+            offset = record.offset,
+            event_id = %record.headers.event_id,
+            event_type = %record.headers.event_type,
+            correlation_id = %record.headers.correlation_id,
+        );
+        if let Some(tp) = &record.headers.traceparent {
+            dsync_telemetry::propagation::set_parent(&span, tp);
+        }
+        self.process_inner(record).instrument(span).await
+    }
+
+    async fn process_inner(&mut self, record: &InboundRecord) -> Outcome {
+        let shared = Arc::clone(&self.shared);
+        let topic = record.topic.as_str();
+        if let Some(key) = &record.key {
+            if let Some(first) = self.parked.first_offset(key) {
+                let reason = format!("key parked behind dead-lettered offset {first}");
+                return self
+                    .dead_letter(record, ErrorClass::Poison, &reason, Some(first))
+                    .await;
+            }
+        }
+        let mut attempt: u32 = 0;
+        loop {
+            let started = Instant::now();
+            let result = match shared.handler.handle(record).await {
+                Ok(outputs) => match shared.producer.send_all(&outputs).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(HandlerError::from(e)),
+                },
+                Err(e) => Err(e),
+            };
+            shared
+                .metrics
+                .handler_duration
+                .with_label_values(&[topic])
+                .observe(started.elapsed().as_secs_f64());
+            let err = match result {
+                Ok(()) => return Outcome::Done,
+                Err(e) => e,
+            };
+            shared
+                .metrics
+                .handler_errors
+                .with_label_values(&[topic, err.class.as_str()])
+                .inc();
+            match err.class {
+                ErrorClass::Transient => {
+                    attempt += 1;
+                    if shared.config.retry.max_attempts.is_some_and(|m| attempt >= m) {
+                        error!(attempts = attempt, error = %err.message, "transient failure persisted past the retry budget; stopping");
+                        return self.fatal(record, format!("retries exhausted: {}", err.message));
+                    }
+                    let delay = shared.config.retry.delay(attempt);
+                    warn!(attempt, delay_ms = delay.as_millis() as u64, error = %err.message, "transient failure; retrying");
+                    shared.metrics.retries.with_label_values(&[topic]).inc();
+                    tokio::select! {
+                        () = self.abandon.cancelled() => return Outcome::Abandoned,
+                        () = shared.stop.cancelled() => return Outcome::Abandoned,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+                ErrorClass::Poison => {
+                    warn!(error = %err.message, "poison record; dead-lettering");
+                    return self
+                        .dead_letter(record, ErrorClass::Poison, &err.message, None)
+                        .await;
+                }
+                ErrorClass::Fatal => {
+                    error!(error = %err.message, "fatal handler failure; stopping without committing this record");
+                    return self.fatal(record, err.message);
+                }
+            }
+        }
+    }
+
+    fn fatal(&self, record: &InboundRecord, message: String) -> Outcome {
+        self.shared.set_fatal(BusError::Fatal {
+            topic: record.topic.clone(),
+            partition: record.partition,
+            offset: record.offset,
+            message,
+        });
+        Outcome::Fatal
+    }
+
+    /// Writes the record to `<topic>.dlq` (and, under park-key, parks its key), retrying
+    /// transient broker failures; the partition goes on afterwards.
+    async fn dead_letter(
+        &mut self,
+        record: &InboundRecord,
+        class: ErrorClass,
+        reason: &str,
+        parked_behind: Option<i64>,
+    ) -> Outcome {
+        let shared = Arc::clone(&self.shared);
+        let park = shared.config.poison_policy == PoisonPolicy::ParkKey && record.key.is_some();
+        let mut attempt = 0u32;
+        loop {
+            let res = async {
+                let delivered = dlq::send_to_dlq(
+                    &shared.producer,
+                    record,
+                    &shared.config.group_id,
+                    class,
+                    reason,
+                    parked_behind,
+                )
+                .await?;
+                if park && parked_behind.is_none() {
+                    if let Some(key) = &record.key {
+                        dlq::park_key(
+                            &shared.producer,
+                            record,
+                            key,
+                            &shared.config.group_id,
+                            reason,
+                            delivered,
+                        )
+                        .await?;
+                    }
+                }
+                Ok::<_, BusError>(())
+            }
+            .await;
+            match res {
+                Ok(()) => break,
+                Err(e) if e.is_transient() => {
+                    attempt += 1;
+                    let delay = shared.config.retry.delay(attempt);
+                    warn!(attempt, error = %e, "dead-letter write failed; retrying");
+                    tokio::select! {
+                        () = self.abandon.cancelled() => return Outcome::Abandoned,
+                        () = shared.stop.cancelled() => return Outcome::Abandoned,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+                Err(e) => {
+                    error!(error = %e, "cannot write the dead-letter record; stopping");
+                    return self.fatal(record, format!("dead-letter write failed: {e}"));
+                }
+            }
+        }
+        let label = if parked_behind.is_some() {
+            "parked"
+        } else {
+            "poison"
+        };
+        shared
+            .metrics
+            .dead_lettered
+            .with_label_values(&[record.topic.as_str(), label])
+            .inc();
+        if park && parked_behind.is_none() {
+            if let Some(key) = &record.key {
+                self.parked.insert(key.clone(), record.offset);
+            }
+        }
+        Outcome::Done
+    }
+}
+
+/// A consumer group member running a [`Handler`] over its assigned partitions.
+pub struct ConsumerLoop<H: Handler> {
+    settings: KafkaSettings,
+    config: ConsumerConfig,
+    handler: Arc<H>,
+    producer: EventProducer,
+    metrics: BusMetrics,
+    readiness: Option<Readiness>,
+}
+
+impl<H: Handler> std::fmt::Debug for ConsumerLoop<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerLoop")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: Handler> ConsumerLoop<H> {
+    /// A loop over `config.topics` with `handler`; outputs and dead letters go through
+    /// `producer`.
+    pub fn new(
+        settings: KafkaSettings,
+        config: ConsumerConfig,
+        handler: Arc<H>,
+        producer: EventProducer,
+        metrics: BusMetrics,
+    ) -> Self {
+        Self {
+            settings,
+            config,
+            handler,
+            producer,
+            metrics,
+            readiness: None,
+        }
+    }
+
+    /// Reports assignment state as the readiness check `consumer:<group>`.
+    pub fn with_readiness(mut self, readiness: Readiness) -> Self {
+        readiness.set(
+            &format!("consumer:{}", self.config.group_id),
+            false,
+            "not yet assigned",
+        );
+        self.readiness = Some(readiness);
+        self
+    }
+
+    /// Runs until `shutdown` is cancelled (graceful: drain, commit, leave the group) or a handler
+    /// reports a fatal failure (returned as `BusError::Fatal`, nothing past it committed).
+    #[tracing::instrument(skip_all, fields(group = %self.config.group_id))]
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), BusError> {
+        self.settings.validate()?;
+        if self.config.topics.is_empty() {
+            return Err(BusError::Config("consumer has no topics".into()));
+        }
+        let mut partition_counts = HashMap::new();
+        let mut side_topics = Vec::new();
+        for t in &self.config.topics {
+            let n = topic_partitions(&self.settings, Some(t))
+                .await?
+                .get(t)
+                .copied()
+                .ok_or_else(|| BusError::Topic {
+                    topic: t.clone(),
+                    reason: "does not exist; declare it before consuming".into(),
+                })?;
+            partition_counts.insert(t.clone(), n);
+            side_topics.push(TopicSpec::stream(dlq::dlq_topic(t), n));
+            if self.config.poison_policy == PoisonPolicy::ParkKey {
+                side_topics.push(TopicSpec::compacted(dlq::parked_topic(t), 1));
+            }
+        }
+        ensure_topics(&self.settings, &side_topics).await?;
+
+        let shared = Arc::new(Shared {
+            settings: self.settings.clone(),
+            config: self.config.clone(),
+            handler: self.handler,
+            producer: self.producer,
+            metrics: self.metrics,
+            runtime: tokio::runtime::Handle::current(),
+            readiness: self.readiness,
+            generation: AtomicU64::new(0),
+            offsets: Mutex::new(HashMap::new()),
+            workers: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            high_watermarks: Mutex::new(HashMap::new()),
+            partition_counts,
+            fatal: Mutex::new(None),
+            stop: CancellationToken::new(),
+        });
+
+        let mut cfg = self.settings.client_config();
+        cfg.set("group.id", &self.config.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("partition.assignment.strategy", "range,roundrobin")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("statistics.interval.ms", "2000")
+            .set(
+                "auto.offset.reset",
+                match self.config.start_from {
+                    StartFrom::Earliest => "earliest",
+                    StartFrom::Latest => "latest",
+                },
+            );
+        self.settings.apply_overrides(&mut cfg);
+        let consumer: BaseConsumer<LoopContext<H>> = cfg
+            .create_with_context(LoopContext {
+                shared: Arc::clone(&shared),
+            })
+            .map_err(|e| BusError::kafka("creating consumer", e))?;
+        let topics: Vec<&str> = self.config.topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|e| BusError::kafka("subscribe", e))?;
+        info!(topics = ?self.config.topics, partitions = ?shared.partition_counts, "consumer started");
+
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let thread_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name(format!("poll-{}", self.config.group_id))
+            .spawn(move || {
+                poll_thread(&consumer, &thread_shared, &shutdown);
+                drop(consumer);
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| BusError::Internal(format!("spawning poll thread: {e}")))?;
+        let _ = done_rx.await;
+        if let Some(r) = &shared.readiness {
+            r.set(&shared.readiness_name(), false, "stopped");
+        }
+        let fatal = lock(&shared.fatal).take();
+        match fatal {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn poll_thread<H: Handler>(
+    consumer: &BaseConsumer<LoopContext<H>>,
+    shared: &Arc<Shared<H>>,
+    shutdown: &CancellationToken,
+) {
+    let mut last_commit = Instant::now();
+    while !shutdown.is_cancelled() && !shared.stop.is_cancelled() {
+        match consumer.poll(Duration::from_millis(50)) {
+            None => {}
+            Some(Ok(m)) => shared.route(consumer, m.detach()),
+            Some(Err(e)) => warn!(error = %e, "consumer error"),
+        }
+        shared.flush_pending(consumer);
+        if last_commit.elapsed() >= shared.config.commit_interval {
+            shared.commit_async(consumer);
+            shared.update_lag();
+            last_commit = Instant::now();
+        }
+    }
+    // Shutdown: stop fetching, drain the workers (or abandon on fatal), commit, leave.
+    let fatal = shared.stop.is_cancelled();
+    info!(fatal, "consumer stopping; draining in-flight records");
+    if let Ok(a) = consumer.assignment() {
+        let _ = consumer.pause(&a);
+    }
+    let tps: Vec<Tp> = lock(&shared.workers).keys().cloned().collect();
+    shared.retire_partitions(consumer, &tps, false);
+    consumer.unsubscribe();
+    // Serve the resulting rebalance callbacks and leave the group promptly.
+    let _ = consumer.poll(Duration::from_millis(100));
+    info!("consumer stopped");
+}

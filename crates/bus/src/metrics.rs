@@ -1,0 +1,105 @@
+//! Standard metrics of every consumer and producer. Names are constants here, in one place;
+//! label values are bounded (declared topic names, partition numbers, error classes).
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+use crate::BusError;
+
+/// Records consumed, by topic.
+pub const RECORDS_CONSUMED: &str = "dsync_bus_records_consumed_total";
+/// Records produced (delivery acknowledged), by topic.
+pub const RECORDS_PRODUCED: &str = "dsync_bus_records_produced_total";
+/// Handler latency, by topic.
+pub const HANDLER_DURATION: &str = "dsync_bus_handler_duration_seconds";
+/// Handler failures, by topic and class (transient, poison, fatal).
+pub const HANDLER_ERRORS: &str = "dsync_bus_handler_errors_total";
+/// Retries of transient failures, by topic.
+pub const HANDLER_RETRIES: &str = "dsync_bus_handler_retries_total";
+/// Records dead-lettered, by source topic and reason (poison, parked).
+pub const DEAD_LETTERED: &str = "dsync_bus_dead_lettered_total";
+/// Consumer lag per partition, from the fetch high-water mark.
+pub const CONSUMER_LAG: &str = "dsync_bus_consumer_lag";
+/// Producer delivery failures, by topic.
+pub const PRODUCE_ERRORS: &str = "dsync_bus_produce_errors_total";
+
+/// Handles to the standard metrics, registered once per registry.
+#[derive(Debug, Clone)]
+pub struct BusMetrics {
+    pub(crate) consumed: IntCounterVec,
+    pub(crate) produced: IntCounterVec,
+    pub(crate) handler_duration: HistogramVec,
+    pub(crate) handler_errors: IntCounterVec,
+    pub(crate) retries: IntCounterVec,
+    pub(crate) dead_lettered: IntCounterVec,
+    pub(crate) lag: IntGaugeVec,
+    pub(crate) produce_errors: IntCounterVec,
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    c: T,
+) -> Result<T, BusError> {
+    match registry.register(Box::new(c.clone())) {
+        Ok(()) => Ok(c),
+        Err(e) => Err(BusError::Internal(format!("metric registration: {e}"))),
+    }
+}
+
+impl BusMetrics {
+    /// Registers the standard metrics in `registry`.
+    pub fn new(registry: &Registry) -> Result<Self, BusError> {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels)
+                .map_err(|e| BusError::Internal(e.to_string()))
+        };
+        Ok(Self {
+            consumed: reg(registry, counter(RECORDS_CONSUMED, "Records consumed.", &["topic"])?)?,
+            produced: reg(
+                registry,
+                counter(RECORDS_PRODUCED, "Records produced and acknowledged.", &["topic"])?,
+            )?,
+            handler_duration: reg(
+                registry,
+                HistogramVec::new(
+                    HistogramOpts::new(HANDLER_DURATION, "Handler latency, outputs included.")
+                        .buckets(vec![
+                            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                            2.5, 5.0,
+                        ]),
+                    &["topic"],
+                )
+                .map_err(|e| BusError::Internal(e.to_string()))?,
+            )?,
+            handler_errors: reg(
+                registry,
+                counter(HANDLER_ERRORS, "Handler failures by class.", &["topic", "class"])?,
+            )?,
+            retries: reg(
+                registry,
+                counter(HANDLER_RETRIES, "Retries of transient failures.", &["topic"])?,
+            )?,
+            dead_lettered: reg(
+                registry,
+                counter(DEAD_LETTERED, "Records dead-lettered.", &["topic", "reason"])?,
+            )?,
+            lag: reg(
+                registry,
+                IntGaugeVec::new(
+                    Opts::new(CONSUMER_LAG, "Records behind the fetch high-water mark."),
+                    &["topic", "partition"],
+                )
+                .map_err(|e| BusError::Internal(e.to_string()))?,
+            )?,
+            produce_errors: reg(
+                registry,
+                counter(PRODUCE_ERRORS, "Producer delivery failures.", &["topic"])?,
+            )?,
+        })
+    }
+
+    /// Metrics registered in a private registry (tools and tests that do not export them).
+    pub fn unregistered() -> Self {
+        #[allow(clippy::expect_used)]
+        Self::new(&Registry::new()).expect("fresh registry accepts the standard metrics")
+    }
+}

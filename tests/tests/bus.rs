@@ -1,0 +1,468 @@
+//! The bus crate against the real broker: round trip, failure classes, dead-lettering, parked
+//! keys across restarts, fatal stop and resume, SIGTERM during a burst, and a two-instance
+//! rebalance. Every test uses its own topics and groups.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{ensure, Context as _};
+use dsync_bus::dlq;
+use dsync_bus::{
+    BusError, BusMetrics, ConsumerConfig, ConsumerLoop, EventHeaders, OutboundRecord,
+    PoisonPolicy, RetryPolicy,
+};
+use dsync_tests::{payload_of, source_of, ScriptedHandler, TestEnv};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(50),
+        max_attempts: None,
+    }
+}
+
+/// Starts a consumer loop in the background; returns its stop token and task.
+fn spawn_loop(
+    env: &TestEnv,
+    config: ConsumerConfig,
+    handler: Arc<ScriptedHandler>,
+    metrics: BusMetrics,
+) -> anyhow::Result<(
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), BusError>>,
+)> {
+    let producer = dsync_bus::EventProducer::new(&env.settings, metrics.clone())?;
+    let stop = CancellationToken::new();
+    let l = ConsumerLoop::new(env.settings.clone(), config, handler, producer, metrics);
+    let task = tokio::spawn(l.run(stop.clone()));
+    Ok((stop, task))
+}
+
+fn counter(reg: &prometheus::Registry, name: &str, labels: &[(&str, &str)]) -> f64 {
+    reg.gather()
+        .iter()
+        .filter(|f| f.name() == name)
+        .flat_map(|f| f.get_metric().iter())
+        .filter(|m| {
+            labels.iter().all(|(k, v)| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == *k && l.value() == *v)
+            })
+        })
+        .map(|m| m.get_counter().get_value())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_keeps_every_standard_header_and_propagates_the_trace() -> anyhow::Result<()> {
+    let env = TestEnv::new();
+    let input = env.topic("rt-in", 2).await?;
+    let output = env.topic("rt-out", 2).await?;
+    let producer = env.producer()?;
+
+    let span = tracing::info_span!("submit");
+    let sent = async {
+        let h = EventHeaders::new_root("OrderSubmitted", "evt-1");
+        OutboundRecord::new(&input, b"order-42".to_vec(), b"1|ok".to_vec(), h)
+            .with_header("x-extra", "kept")
+    }
+    .instrument(span)
+    .await;
+    let tp = sent.headers.traceparent.clone().context("a traceparent on the root event")?;
+    producer.send(&sent).await?;
+
+    let got = env.wait_for(&input, 1, WAIT).await?;
+    let r = &got[0];
+    assert_eq!(r.key.as_deref(), Some(&b"order-42"[..]));
+    assert_eq!(r.payload.as_deref(), Some(&b"1|ok"[..]));
+    assert_eq!(r.headers, sent.headers, "standard headers survive the broker");
+    assert_eq!(r.header("x-extra"), Some(&b"kept"[..]));
+
+    // Through a consumer loop: the output is caused by the input, in the same correlation and trace.
+    let handler = ScriptedHandler::new(&output);
+    let (stop, task) = spawn_loop(
+        &env,
+        ConsumerConfig::new(env.unique("rt"), &[input.as_str()]),
+        handler,
+        BusMetrics::unregistered(),
+    )?;
+    let out = env.wait_for(&output, 1, WAIT).await?;
+    stop.cancel();
+    task.await??;
+    let o = &out[0].headers;
+    assert_eq!(o.correlation_id, "evt-1");
+    assert_eq!(o.causation_id.as_deref(), Some("evt-1"));
+    assert_eq!(o.event_type, "Relayed");
+    let trace_in = dsync_telemetry::propagation::parse_traceparent(&tp).context("valid tp")?;
+    let trace_out = dsync_telemetry::propagation::parse_traceparent(
+        o.traceparent.as_deref().context("output traceparent")?,
+    )
+    .context("valid output traceparent")?;
+    assert_eq!(trace_in.trace_id(), trace_out.trace_id(), "one trace across the hop");
+    assert_ne!(trace_in.span_id(), trace_out.span_id());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_in_place_and_processed_once_in_key_order(
+) -> anyhow::Result<()> {
+    let env = TestEnv::new();
+    let input = env.topic("tr-in", 1).await?;
+    let output = env.topic("tr-out", 1).await?;
+    env.produce(
+        &input,
+        &[
+            ("A", "a1|transient=3".into()),
+            ("A", "a2|ok".into()),
+            ("B", "b1|ok".into()),
+            ("A", "a3|transient=1".into()),
+        ],
+    )
+    .await?;
+    let registry = prometheus::Registry::new();
+    let metrics = BusMetrics::new(&registry)?;
+    let handler = ScriptedHandler::new(&output);
+    let group = env.unique("tr");
+    let (stop, task) = spawn_loop(
+        &env,
+        ConsumerConfig::new(&group, &[input.as_str()]).retry(fast_retry()),
+        Arc::clone(&handler),
+        metrics,
+    )?;
+    env.wait_for(&output, 4, WAIT).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    task.await??;
+
+    let out = env.read_all(&output).await?;
+    let payloads: Vec<String> = out.iter().map(payload_of).collect();
+    assert_eq!(
+        payloads,
+        vec!["a1|transient=3", "a2|ok", "b1|ok", "a3|transient=1"],
+        "each record published once, in partition order"
+    );
+    let attempts: Vec<String> = handler.seen().into_iter().map(|s| s.payload).collect();
+    assert_eq!(attempts.iter().filter(|p| p.starts_with("a1")).count(), 4);
+    assert_eq!(attempts.iter().filter(|p| p.starts_with("a3")).count(), 2);
+    // Nothing after a1 was attempted before a1 succeeded.
+    let first_a2 = attempts.iter().position(|p| p.starts_with("a2")).context("a2")?;
+    assert!(attempts[..first_a2].iter().all(|p| p.starts_with("a1")));
+    assert_eq!(
+        counter(&registry, dsync_bus::metrics::HANDLER_RETRIES, &[("topic", &input)]),
+        4.0
+    );
+    assert_eq!(env.committed(&group, &input).await?.get(&0), Some(&Some(4)));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_record_is_dead_lettered_with_reason_and_coordinates_and_the_partition_flows(
+) -> anyhow::Result<()> {
+    let env = TestEnv::new();
+    let input = env.topic("po-in", 1).await?;
+    let output = env.topic("po-out", 1).await?;
+    let ids = env
+        .produce(
+            &input,
+            &[
+                ("K1", "1|ok".into()),
+                ("K1", "2|poison".into()),
+                ("K1", "3|ok".into()),
+                ("K2", "4|ok".into()),
+            ],
+        )
+        .await?;
+    let registry = prometheus::Registry::new();
+    let metrics = BusMetrics::new(&registry)?;
+    let group = env.unique("po");
+    let (stop, task) = spawn_loop(
+        &env,
+        ConsumerConfig::new(&group, &[input.as_str()]),
+        ScriptedHandler::new(&output),
+        metrics,
+    )?;
+    env.wait_for(&output, 3, WAIT).await?;
+    let dead = env.wait_for(&dlq::dlq_topic(&input), 1, WAIT).await?;
+    stop.cancel();
+    task.await??;
+
+    let out: Vec<String> = env.read_all(&output).await?.iter().map(payload_of).collect();
+    assert_eq!(out, vec!["1|ok", "3|ok", "4|ok"], "skip policy: same key goes on");
+    assert_eq!(dead.len(), 1);
+    let d = &dead[0];
+    assert_eq!(d.key.as_deref(), Some(&b"K1"[..]), "original key");
+    assert_eq!(d.payload.as_deref(), Some(&b"2|poison"[..]), "original bytes");
+    assert_eq!(d.headers.event_id, ids[1], "original headers untouched");
+    assert_eq!(d.header(dlq::H_SOURCE_TOPIC), Some(input.as_bytes()));
+    assert_eq!(d.header(dlq::H_SOURCE_PARTITION), Some(&b"0"[..]));
+    assert_eq!(d.header(dlq::H_SOURCE_OFFSET), Some(&b"1"[..]));
+    assert_eq!(d.header(dlq::H_GROUP), Some(group.as_bytes()));
+    assert_eq!(d.header(dlq::H_ERROR_CLASS), Some(&b"poison"[..]));
+    let reason = String::from_utf8_lossy(d.header(dlq::H_ERROR_MESSAGE).context("reason")?);
+    assert!(reason.contains("cannot be decoded"), "{reason}");
+    assert!(d.header(dlq::H_TIME).is_some());
+    assert_eq!(
+        counter(&registry, dsync_bus::metrics::DEAD_LETTERED, &[("topic", &input)]),
+        1.0
+    );
+    assert_eq!(env.committed(&group, &input).await?.get(&0), Some(&Some(4)));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn park_key_sends_the_keys_later_records_to_the_dead_letter_topic_in_order_across_a_restart(
+) -> anyhow::Result<()> {
+    let env = TestEnv::new();
+    let input = env.topic("pk-in", 1).await?;
+    let output = env.topic("pk-out", 1).await?;
+    env.produce(
+        &input,
+        &[
+            ("A", "a0|ok".into()),
+            ("A", "a1|poison".into()),
+            ("B", "b2|ok".into()),
+            ("A", "a3|ok".into()),
+            ("B", "b4|ok".into()),
+        ],
+    )
+    .await?;
+    let group = env.unique("pk");
+    let config =
+        || ConsumerConfig::new(&group, &[input.as_str()]).poison_policy(PoisonPolicy::ParkKey);
+    let (stop, task) = spawn_loop(
+        &env,
+        config(),
+        ScriptedHandler::new(&output),
+        BusMetrics::unregistered(),
+    )?;
+    env.wait_for(&output, 3, WAIT).await?;
+    env.wait_for(&dlq::dlq_topic(&input), 2, WAIT).await?;
+    stop.cancel();
+    task.await??;
+
+    // After a restart the key is still parked; other keys flow.
+    env.produce(&input, &[("A", "a5|ok".into()), ("B", "b6|ok".into())])
+        .await?;
+    let (stop, task) = spawn_loop(
+        &env,
+        config(),
+        ScriptedHandler::new(&output),
+        BusMetrics::unregistered(),
+    )?;
+    env.wait_for(&output, 4, WAIT).await?;
+    let dead = env.wait_for(&dlq::dlq_topic(&input), 3, WAIT).await?;
+    stop.cancel();
+    task.await??;
+
+    let out: Vec<String> = env.read_all(&output).await?.iter().map(payload_of).collect();
+    assert_eq!(out, vec!["a0|ok", "b2|ok", "b4|ok", "b6|ok"]);
+    let dead_payloads: Vec<String> = dead.iter().map(payload_of).collect();
+    assert_eq!(dead_payloads, vec!["a1|poison", "a3|ok", "a5|ok"], "in key order");
+    assert_eq!(dead[0].header(dlq::H_PARKED_BEHIND), None);
+    assert_eq!(dead[1].header(dlq::H_PARKED_BEHIND), Some(&b"1"[..]));
+    assert_eq!(dead[2].header(dlq::H_PARKED_BEHIND), Some(&b"1"[..]));
+    assert_eq!(dead[2].header(dlq::H_SOURCE_OFFSET), Some(&b"5"[..]));
+
+    // The marker the replay tool will use: which key, where its first dead letter sits.
+    let parked = env.read_all(&dlq::parked_topic(&input)).await?;
+    let idx = dlq::index_parked(&parked, &group);
+    assert_eq!(idx.total(), 1);
+    assert_eq!(idx.for_partition(0).first_offset(b"A"), Some(1));
+    assert_eq!(env.committed(&group, &input).await?.get(&0), Some(&Some(7)));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fatal_failure_stops_the_consumer_and_a_restart_resumes_from_the_failing_record(
+) -> anyhow::Result<()> {
+    let env = TestEnv::new();
+    let input = env.topic("fa-in", 1).await?;
+    let output = env.topic("fa-out", 1).await?;
+    env.produce(
+        &input,
+        &[
+            ("A", "0|ok".into()),
+            ("B", "1|ok".into()),
+            ("C", "2|fatal".into()),
+            ("D", "3|ok".into()),
+        ],
+    )
+    .await?;
+    let group = env.unique("fa");
+    let handler = ScriptedHandler::new(&output);
+    let (_stop, task) = spawn_loop(
+        &env,
+        ConsumerConfig::new(&group, &[input.as_str()]),
+        Arc::clone(&handler),
+        BusMetrics::unregistered(),
+    )?;
+    let err = tokio::time::timeout(WAIT, task).await??.expect_err("fatal must stop the loop");
+    match err {
+        BusError::Fatal { offset, .. } => assert_eq!(offset, 2),
+        other => panic!("expected Fatal, got {other}"),
+    }
+    assert!(
+        !handler.seen().iter().any(|s| s.offset == 3),
+        "nothing after the failing record was processed"
+    );
+    assert_eq!(env.committed(&group, &input).await?.get(&0), Some(&Some(2)));
+
+    // The fix is deployed; the restarted consumer starts at the failing record.
+    let fixed = ScriptedHandler::new(&output);
+    fixed.fix();
+    let (stop, task) = spawn_loop(
+        &env,
+        ConsumerConfig::new(&group, &[input.as_str()]),
+        Arc::clone(&fixed),
+        BusMetrics::unregistered(),
+    )?;
+    env.wait_for(&output, 4, WAIT).await?;
+    stop.cancel();
+    task.await??;
+    assert_eq!(fixed.seen().first().map(|s| s.offset), Some(2));
+    let out: Vec<String> = env.read_all(&output).await?.iter().map(payload_of).collect();
+    assert_eq!(out, vec!["0|ok", "1|ok", "2|fatal", "3|ok"], "nothing skipped, nothing twice");
+    Ok(())
+}
+
+/// Source offsets seen in an output topic, by partition, with their counts.
+async fn outputs_by_partition(
+    env: &TestEnv,
+    output: &str,
+) -> anyhow::Result<BTreeMap<i32, BTreeMap<i64, usize>>> {
+    let mut m: BTreeMap<i32, BTreeMap<i64, usize>> = BTreeMap::new();
+    for r in env.read_all(output).await? {
+        let (_, p, o) = source_of(&r)?;
+        *m.entry(p).or_default().entry(o).or_default() += 1;
+    }
+    Ok(m)
+}
+
+fn bus_relay(env: &TestEnv, from: &str, to: &str, group: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_bus-relay"));
+    c.args(["--from", from, "--to", to, "--group", group])
+        .env("KAFKA_BROKERS", &env.settings.brokers)
+        .env("RUST_LOG", "warn");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_burst_commits_exactly_what_was_processed() -> anyhow::Result<()> {
+    let env = TestEnv::new();
+    let input = env.topic("st-in", 3).await?;
+    let output = env.topic("st-out", 3).await?;
+    let n = 3000usize;
+    let records: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("k{}", i % 50), format!("{i}|sleep=1")))
+        .collect();
+    let refs: Vec<(&str, String)> = records.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    env.produce(&input, &refs).await?;
+    let group = env.unique("st");
+
+    let mut child = bus_relay(&env, &input, &output, &group).spawn()?;
+    env.wait_for(&output, 300, WAIT).await?;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    ensure!(status.success(), "kill failed");
+    let exit = tokio::task::spawn_blocking(move || child.wait()).await??;
+    assert!(exit.success(), "graceful stop exits 0, got {exit:?}");
+
+    let committed = env.committed(&group, &input).await?;
+    let outs = outputs_by_partition(&env, &output).await?;
+    let mut processed_total = 0;
+    for p in 0..3 {
+        let c = committed.get(&p).copied().flatten().unwrap_or(0);
+        let seen = outs.get(&p).cloned().unwrap_or_default();
+        let expected: BTreeSet<i64> = (0..c).collect();
+        let got: BTreeSet<i64> = seen.keys().copied().collect();
+        assert_eq!(got, expected, "partition {p}: processed == committed (committed {c})");
+        assert!(seen.values().all(|&k| k == 1), "partition {p}: a record processed twice");
+        processed_total += seen.len();
+    }
+    assert!(processed_total < n, "the stop happened during the burst");
+
+    // A restarted relay finishes the rest, none twice.
+    let mut child = bus_relay(&env, &input, &output, &group).spawn()?;
+    env.wait_for(&output, n, WAIT).await?;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await??;
+    let outs = outputs_by_partition(&env, &output).await?;
+    let total: usize = outs.values().map(BTreeMap::len).sum();
+    assert_eq!(total, n, "every record processed");
+    assert!(outs.values().flat_map(BTreeMap::values).all(|&k| k == 1), "none twice");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebalance_between_two_instances_processes_every_record_once() -> anyhow::Result<()> {
+    let env = TestEnv::new();
+    let input = env.topic("rb-in", 4).await?;
+    let output = env.topic("rb-out", 4).await?;
+    let n = 2000usize;
+    let records: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("k{}", i % 97), format!("{i}|sleep=2")))
+        .collect();
+    let refs: Vec<(&str, String)> = records.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    env.produce(&input, &refs).await?;
+    let group = env.unique("rb");
+    let config = || ConsumerConfig::new(&group, &[input.as_str()]);
+
+    let first = ScriptedHandler::new(&output);
+    let (stop_a, task_a) = spawn_loop(&env, config(), Arc::clone(&first), BusMetrics::unregistered())?;
+    env.wait_for(&output, 200, WAIT).await?;
+    let second = ScriptedHandler::new(&output);
+    let (stop_b, task_b) =
+        spawn_loop(&env, config(), Arc::clone(&second), BusMetrics::unregistered())?;
+    env.wait_for(&output, n, Duration::from_secs(120)).await?;
+    stop_a.cancel();
+    stop_b.cancel();
+    task_a.await??;
+    task_b.await??;
+
+    assert!(!second.seen().is_empty(), "the second instance got partitions");
+    let outs = outputs_by_partition(&env, &output).await?;
+    let mut twice = HashMap::new();
+    let mut total = 0;
+    for (p, m) in &outs {
+        total += m.len();
+        for (o, k) in m {
+            if *k > 1 {
+                twice.insert((*p, *o), *k);
+            }
+        }
+    }
+    assert_eq!(total, n, "every record processed");
+    assert!(twice.is_empty(), "records processed twice across the rebalance: {twice:?}");
+    let committed = env.committed(&group, &input).await?;
+    let committed_total: i64 = committed.values().map(|c| c.unwrap_or(0)).sum();
+    assert_eq!(committed_total as usize, n, "everything committed once at the end");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_offsets_come_from_the_fetch_path_and_are_right_after_batches() -> anyhow::Result<()> {
+    let env = TestEnv::new();
+    let topic = env.topic("eo", 2).await?;
+    let records: Vec<(String, String)> = (0..1500)
+        .map(|i| (format!("k{i}"), format!("{i}|ok")))
+        .collect();
+    let refs: Vec<(&str, String)> = records.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    env.produce(&topic, &refs).await?;
+    let ends = dsync_bus::reader::end_offsets(&env.settings, &topic).await?;
+    let all = env.read_all(&topic).await?;
+    assert_eq!(all.len(), 1500);
+    for p in 0..2 {
+        let count = all.iter().filter(|r| r.partition == p).count() as i64;
+        assert_eq!(ends.get(&p), Some(&count), "partition {p}");
+    }
+    Ok(())
+}
