@@ -57,7 +57,10 @@ impl TestEnv {
 
     /// A producer with metrics in a private registry.
     pub fn producer(&self) -> anyhow::Result<EventProducer> {
-        Ok(EventProducer::new(&self.settings, BusMetrics::unregistered())?)
+        Ok(EventProducer::new(
+            &self.settings,
+            BusMetrics::unregistered(),
+        )?)
     }
 
     /// Publishes `(key, payload)` records in order with fresh root headers; returns their event
@@ -89,7 +92,8 @@ impl TestEnv {
         Ok(dsync_bus::reader::read_to_end(&self.settings, topic, Duration::from_secs(60)).await?)
     }
 
-    /// Waits until `topic` holds at least `n` records, then returns them all.
+    /// Waits until `topic` holds at least `n` records (counted from its end offsets), then
+    /// returns them all.
     pub async fn wait_for(
         &self,
         topic: &str,
@@ -98,14 +102,17 @@ impl TestEnv {
     ) -> anyhow::Result<Vec<InboundRecord>> {
         let deadline = Instant::now() + timeout;
         loop {
-            let all = self.read_all(topic).await?;
-            if all.len() >= n {
-                return Ok(all);
+            let count: i64 = dsync_bus::reader::end_offsets(&self.settings, topic)
+                .await?
+                .values()
+                .sum();
+            if count as usize >= n {
+                return self.read_all(topic).await;
             }
             if Instant::now() > deadline {
-                bail!("{topic}: {} records after {timeout:?}, expected {n}", all.len());
+                bail!("{topic}: {count} records after {timeout:?}, expected {n}");
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -206,10 +213,14 @@ impl Handler for ScriptedHandler {
         if let Some(n) = action.strip_prefix("transient=") {
             let n: u32 = n.parse().unwrap_or(1);
             if attempt <= n {
-                return Err(HandlerError::transient(format!("scripted transient {attempt}/{n}")));
+                return Err(HandlerError::transient(format!(
+                    "scripted transient {attempt}/{n}"
+                )));
             }
         } else if action == "poison" {
-            return Err(HandlerError::poison("scripted poison: payload cannot be decoded"));
+            return Err(HandlerError::poison(
+                "scripted poison: payload cannot be decoded",
+            ));
         } else if action == "fatal" && !self.fixed.load(Ordering::SeqCst) {
             return Err(HandlerError::fatal("scripted fatal: invariant broken"));
         } else if let Some(ms) = action.strip_prefix("sleep=") {

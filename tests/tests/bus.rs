@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{ensure, Context as _};
 use dsync_bus::dlq;
 use dsync_bus::{
-    BusError, BusMetrics, ConsumerConfig, ConsumerLoop, EventHeaders, OutboundRecord,
-    PoisonPolicy, RetryPolicy,
+    BusError, BusMetrics, ConsumerConfig, ConsumerLoop, EventHeaders, OutboundRecord, PoisonPolicy,
+    RetryPolicy,
 };
 use dsync_tests::{payload_of, source_of, ScriptedHandler, TestEnv};
 use tokio_util::sync::CancellationToken;
@@ -74,14 +74,21 @@ async fn round_trip_keeps_every_standard_header_and_propagates_the_trace() -> an
     }
     .instrument(span)
     .await;
-    let tp = sent.headers.traceparent.clone().context("a traceparent on the root event")?;
+    let tp = sent
+        .headers
+        .traceparent
+        .clone()
+        .context("a traceparent on the root event")?;
     producer.send(&sent).await?;
 
     let got = env.wait_for(&input, 1, WAIT).await?;
     let r = &got[0];
     assert_eq!(r.key.as_deref(), Some(&b"order-42"[..]));
     assert_eq!(r.payload.as_deref(), Some(&b"1|ok"[..]));
-    assert_eq!(r.headers, sent.headers, "standard headers survive the broker");
+    assert_eq!(
+        r.headers, sent.headers,
+        "standard headers survive the broker"
+    );
     assert_eq!(r.header("x-extra"), Some(&b"kept"[..]));
 
     // Through a consumer loop: the output is caused by the input, in the same correlation and trace.
@@ -104,7 +111,11 @@ async fn round_trip_keeps_every_standard_header_and_propagates_the_trace() -> an
         o.traceparent.as_deref().context("output traceparent")?,
     )
     .context("valid output traceparent")?;
-    assert_eq!(trace_in.trace_id(), trace_out.trace_id(), "one trace across the hop");
+    assert_eq!(
+        trace_in.trace_id(),
+        trace_out.trace_id(),
+        "one trace across the hop"
+    );
     assert_ne!(trace_in.span_id(), trace_out.span_id());
     Ok(())
 }
@@ -151,10 +162,17 @@ async fn transient_failures_are_retried_in_place_and_processed_once_in_key_order
     assert_eq!(attempts.iter().filter(|p| p.starts_with("a1")).count(), 4);
     assert_eq!(attempts.iter().filter(|p| p.starts_with("a3")).count(), 2);
     // Nothing after a1 was attempted before a1 succeeded.
-    let first_a2 = attempts.iter().position(|p| p.starts_with("a2")).context("a2")?;
+    let first_a2 = attempts
+        .iter()
+        .position(|p| p.starts_with("a2"))
+        .context("a2")?;
     assert!(attempts[..first_a2].iter().all(|p| p.starts_with("a1")));
     assert_eq!(
-        counter(&registry, dsync_bus::metrics::HANDLER_RETRIES, &[("topic", &input)]),
+        counter(
+            &registry,
+            dsync_bus::metrics::HANDLER_RETRIES,
+            &[("topic", &input)]
+        ),
         4.0
     );
     assert_eq!(env.committed(&group, &input).await?.get(&0), Some(&Some(4)));
@@ -192,12 +210,25 @@ async fn poison_record_is_dead_lettered_with_reason_and_coordinates_and_the_part
     stop.cancel();
     task.await??;
 
-    let out: Vec<String> = env.read_all(&output).await?.iter().map(payload_of).collect();
-    assert_eq!(out, vec!["1|ok", "3|ok", "4|ok"], "skip policy: same key goes on");
+    let out: Vec<String> = env
+        .read_all(&output)
+        .await?
+        .iter()
+        .map(payload_of)
+        .collect();
+    assert_eq!(
+        out,
+        vec!["1|ok", "3|ok", "4|ok"],
+        "skip policy: same key goes on"
+    );
     assert_eq!(dead.len(), 1);
     let d = &dead[0];
     assert_eq!(d.key.as_deref(), Some(&b"K1"[..]), "original key");
-    assert_eq!(d.payload.as_deref(), Some(&b"2|poison"[..]), "original bytes");
+    assert_eq!(
+        d.payload.as_deref(),
+        Some(&b"2|poison"[..]),
+        "original bytes"
+    );
     assert_eq!(d.headers.event_id, ids[1], "original headers untouched");
     assert_eq!(d.header(dlq::H_SOURCE_TOPIC), Some(input.as_bytes()));
     assert_eq!(d.header(dlq::H_SOURCE_PARTITION), Some(&b"0"[..]));
@@ -208,7 +239,11 @@ async fn poison_record_is_dead_lettered_with_reason_and_coordinates_and_the_part
     assert!(reason.contains("cannot be decoded"), "{reason}");
     assert!(d.header(dlq::H_TIME).is_some());
     assert_eq!(
-        counter(&registry, dsync_bus::metrics::DEAD_LETTERED, &[("topic", &input)]),
+        counter(
+            &registry,
+            dsync_bus::metrics::DEAD_LETTERED,
+            &[("topic", &input)]
+        ),
         1.0
     );
     assert_eq!(env.committed(&group, &input).await?.get(&0), Some(&Some(4)));
@@ -260,10 +295,19 @@ async fn park_key_sends_the_keys_later_records_to_the_dead_letter_topic_in_order
     stop.cancel();
     task.await??;
 
-    let out: Vec<String> = env.read_all(&output).await?.iter().map(payload_of).collect();
+    let out: Vec<String> = env
+        .read_all(&output)
+        .await?
+        .iter()
+        .map(payload_of)
+        .collect();
     assert_eq!(out, vec!["a0|ok", "b2|ok", "b4|ok", "b6|ok"]);
     let dead_payloads: Vec<String> = dead.iter().map(payload_of).collect();
-    assert_eq!(dead_payloads, vec!["a1|poison", "a3|ok", "a5|ok"], "in key order");
+    assert_eq!(
+        dead_payloads,
+        vec!["a1|poison", "a3|ok", "a5|ok"],
+        "in key order"
+    );
     assert_eq!(dead[0].header(dlq::H_PARKED_BEHIND), None);
     assert_eq!(dead[1].header(dlq::H_PARKED_BEHIND), Some(&b"1"[..]));
     assert_eq!(dead[2].header(dlq::H_PARKED_BEHIND), Some(&b"1"[..]));
@@ -302,7 +346,9 @@ async fn fatal_failure_stops_the_consumer_and_a_restart_resumes_from_the_failing
         Arc::clone(&handler),
         BusMetrics::unregistered(),
     )?;
-    let err = tokio::time::timeout(WAIT, task).await??.expect_err("fatal must stop the loop");
+    let err = tokio::time::timeout(WAIT, task)
+        .await??
+        .expect_err("fatal must stop the loop");
     match err {
         BusError::Fatal { offset, .. } => assert_eq!(offset, 2),
         other => panic!("expected Fatal, got {other}"),
@@ -326,8 +372,17 @@ async fn fatal_failure_stops_the_consumer_and_a_restart_resumes_from_the_failing
     stop.cancel();
     task.await??;
     assert_eq!(fixed.seen().first().map(|s| s.offset), Some(2));
-    let out: Vec<String> = env.read_all(&output).await?.iter().map(payload_of).collect();
-    assert_eq!(out, vec!["0|ok", "1|ok", "2|fatal", "3|ok"], "nothing skipped, nothing twice");
+    let out: Vec<String> = env
+        .read_all(&output)
+        .await?
+        .iter()
+        .map(payload_of)
+        .collect();
+    assert_eq!(
+        out,
+        vec!["0|ok", "1|ok", "2|fatal", "3|ok"],
+        "nothing skipped, nothing twice"
+    );
     Ok(())
 }
 
@@ -359,9 +414,12 @@ async fn sigterm_during_a_burst_commits_exactly_what_was_processed() -> anyhow::
     let output = env.topic("st-out", 3).await?;
     let n = 3000usize;
     let records: Vec<(String, String)> = (0..n)
-        .map(|i| (format!("k{}", i % 50), format!("{i}|sleep=1")))
+        .map(|i| (format!("k{}", i % 50), format!("{i}|sleep=5")))
         .collect();
-    let refs: Vec<(&str, String)> = records.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let refs: Vec<(&str, String)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     env.produce(&input, &refs).await?;
     let group = env.unique("st");
 
@@ -382,8 +440,14 @@ async fn sigterm_during_a_burst_commits_exactly_what_was_processed() -> anyhow::
         let seen = outs.get(&p).cloned().unwrap_or_default();
         let expected: BTreeSet<i64> = (0..c).collect();
         let got: BTreeSet<i64> = seen.keys().copied().collect();
-        assert_eq!(got, expected, "partition {p}: processed == committed (committed {c})");
-        assert!(seen.values().all(|&k| k == 1), "partition {p}: a record processed twice");
+        assert_eq!(
+            got, expected,
+            "partition {p}: processed == committed (committed {c})"
+        );
+        assert!(
+            seen.values().all(|&k| k == 1),
+            "partition {p}: a record processed twice"
+        );
         processed_total += seen.len();
     }
     assert!(processed_total < n, "the stop happened during the burst");
@@ -398,7 +462,10 @@ async fn sigterm_during_a_burst_commits_exactly_what_was_processed() -> anyhow::
     let outs = outputs_by_partition(&env, &output).await?;
     let total: usize = outs.values().map(BTreeMap::len).sum();
     assert_eq!(total, n, "every record processed");
-    assert!(outs.values().flat_map(BTreeMap::values).all(|&k| k == 1), "none twice");
+    assert!(
+        outs.values().flat_map(BTreeMap::values).all(|&k| k == 1),
+        "none twice"
+    );
     Ok(())
 }
 
@@ -407,28 +474,43 @@ async fn rebalance_between_two_instances_processes_every_record_once() -> anyhow
     let env = TestEnv::new();
     let input = env.topic("rb-in", 4).await?;
     let output = env.topic("rb-out", 4).await?;
-    let n = 2000usize;
+    let n = 1200usize;
     let records: Vec<(String, String)> = (0..n)
-        .map(|i| (format!("k{}", i % 97), format!("{i}|sleep=2")))
+        .map(|i| (format!("k{}", i % 97), format!("{i}|sleep=20")))
         .collect();
-    let refs: Vec<(&str, String)> = records.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let refs: Vec<(&str, String)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     env.produce(&input, &refs).await?;
     let group = env.unique("rb");
     let config = || ConsumerConfig::new(&group, &[input.as_str()]);
 
     let first = ScriptedHandler::new(&output);
-    let (stop_a, task_a) = spawn_loop(&env, config(), Arc::clone(&first), BusMetrics::unregistered())?;
-    env.wait_for(&output, 200, WAIT).await?;
+    let (stop_a, task_a) = spawn_loop(
+        &env,
+        config(),
+        Arc::clone(&first),
+        BusMetrics::unregistered(),
+    )?;
+    env.wait_for(&output, 100, WAIT).await?;
     let second = ScriptedHandler::new(&output);
-    let (stop_b, task_b) =
-        spawn_loop(&env, config(), Arc::clone(&second), BusMetrics::unregistered())?;
+    let (stop_b, task_b) = spawn_loop(
+        &env,
+        config(),
+        Arc::clone(&second),
+        BusMetrics::unregistered(),
+    )?;
     env.wait_for(&output, n, Duration::from_secs(120)).await?;
     stop_a.cancel();
     stop_b.cancel();
     task_a.await??;
     task_b.await??;
 
-    assert!(!second.seen().is_empty(), "the second instance got partitions");
+    assert!(
+        !second.seen().is_empty(),
+        "the second instance got partitions"
+    );
     let outs = outputs_by_partition(&env, &output).await?;
     let mut twice = HashMap::new();
     let mut total = 0;
@@ -441,10 +523,16 @@ async fn rebalance_between_two_instances_processes_every_record_once() -> anyhow
         }
     }
     assert_eq!(total, n, "every record processed");
-    assert!(twice.is_empty(), "records processed twice across the rebalance: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "records processed twice across the rebalance: {twice:?}"
+    );
     let committed = env.committed(&group, &input).await?;
     let committed_total: i64 = committed.values().map(|c| c.unwrap_or(0)).sum();
-    assert_eq!(committed_total as usize, n, "everything committed once at the end");
+    assert_eq!(
+        committed_total as usize, n,
+        "everything committed once at the end"
+    );
     Ok(())
 }
 
@@ -455,7 +543,10 @@ async fn end_offsets_come_from_the_fetch_path_and_are_right_after_batches() -> a
     let records: Vec<(String, String)> = (0..1500)
         .map(|i| (format!("k{i}"), format!("{i}|ok")))
         .collect();
-    let refs: Vec<(&str, String)> = records.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let refs: Vec<(&str, String)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     env.produce(&topic, &refs).await?;
     let ends = dsync_bus::reader::end_offsets(&env.settings, &topic).await?;
     let all = env.read_all(&topic).await?;

@@ -140,11 +140,16 @@ pub async fn ensure_topics(settings: &KafkaSettings, specs: &[TopicSpec]) -> Res
     let deadline = tokio::time::Instant::now() + ADMIN_TIMEOUT;
     loop {
         let now = topic_partitions(settings, None).await?;
-        if specs.iter().all(|s| now.get(&s.name).copied().unwrap_or(0) > 0) {
+        if specs
+            .iter()
+            .all(|s| now.get(&s.name).copied().unwrap_or(0) > 0)
+        {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(BusError::Timeout("topics not visible in metadata after creation".into()));
+            return Err(BusError::Timeout(
+                "topics not visible in metadata after creation".into(),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -209,7 +214,8 @@ pub async fn committed_offsets(
         })?;
     let mut cfg = settings.client_config();
     settings.apply_overrides(&mut cfg);
-    cfg.set("group.id", group).set("enable.auto.commit", "false");
+    cfg.set("group.id", group)
+        .set("enable.auto.commit", "false");
     let consumer: BaseConsumer = cfg
         .create()
         .map_err(|e| BusError::kafka("creating consumer", e))?;

@@ -17,8 +17,9 @@
 //!   it into the dead-letter topic in order. Parked keys are recorded in the compacted topic
 //!   `<topic>.parked` (so they survive restarts and rebalances; the replay tool re-drives them
 //!   and clears the marker with a tombstone).
-//! * Shutdown: stop fetching, let workers drain what they hold within the deadline, commit,
-//!   leave the group.
+//! * Shutdown (SIGTERM/SIGINT through the caller's token): stop fetching, let each worker finish
+//!   the record in hand within the deadline (queued records are abandoned, uncommitted), commit
+//!   exactly what was processed, leave the group.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -28,10 +29,11 @@ use std::time::{Duration, Instant};
 
 use dsync_telemetry::admin::Readiness;
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +44,7 @@ use crate::dlq::{self, ParkedKeys};
 use crate::error::{ErrorClass, HandlerError};
 use crate::metrics::BusMetrics;
 use crate::producer::EventProducer;
+use crate::quirks;
 use crate::record::{InboundRecord, OutboundRecord};
 use crate::{BusError, KafkaSettings};
 
@@ -121,7 +124,7 @@ pub struct ConsumerConfig {
     pub retry: RetryPolicy,
     /// Where a new group starts.
     pub start_from: StartFrom,
-    /// Time given to workers to drain on shutdown.
+    /// Time given to workers to finish the record in hand on shutdown.
     pub shutdown_deadline: Duration,
     /// Time given to a revoked partition's worker to finish its record.
     pub revoke_deadline: Duration,
@@ -143,7 +146,7 @@ impl ConsumerConfig {
             shutdown_deadline: Duration::from_secs(20),
             revoke_deadline: Duration::from_secs(20),
             commit_interval: Duration::from_millis(200),
-            partition_queue: 512,
+            partition_queue: 2048,
         }
     }
 
@@ -161,6 +164,15 @@ impl ConsumerConfig {
 }
 
 type Tp = (String, i32);
+
+/// Where an assigned partition starts: the fetch offset, and the first offset to process
+/// (records below it were already committed and are skipped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Start {
+    fetch_from: i64,
+    process_from: i64,
+    committed: Option<i64>,
+}
 
 #[derive(Debug)]
 struct PartitionOffsets {
@@ -188,7 +200,7 @@ struct Shared<H> {
     generation: AtomicU64,
     offsets: Mutex<HashMap<Tp, PartitionOffsets>>,
     workers: Mutex<HashMap<Tp, WorkerHandle>>,
-    pending: Mutex<HashMap<Tp, VecDeque<OwnedMessage>>>,
+    flows: Mutex<HashMap<Tp, Flow>>,
     high_watermarks: Mutex<HashMap<Tp, i64>>,
     partition_counts: HashMap<String, i32>,
     fatal: Mutex<Option<BusError>>,
@@ -217,31 +229,48 @@ impl<H: Handler> ClientContext for LoopContext<H> {
 }
 
 impl<H: Handler> ConsumerContext for LoopContext<H> {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            let tps: Vec<Tp> = tpl
-                .elements()
-                .iter()
-                .map(|e| (e.topic().to_owned(), e.partition()))
-                .collect();
-            info!(group = %self.shared.config.group_id, partitions = ?tps, "partitions revoked");
-            self.shared.retire_partitions(consumer, &tps, true);
-            if let Some(r) = &self.shared.readiness {
-                r.set(&self.shared.readiness_name(), false, "rebalancing");
-            }
-        }
-    }
-
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                let tps: Vec<Tp> = tpl
-                    .elements()
-                    .iter()
-                    .map(|e| (e.topic().to_owned(), e.partition()))
-                    .collect();
+    /// Replaces the default rebalance so the loop controls where each assigned partition starts
+    /// (see [`crate::quirks`]) and finishes revoked work before the revoke returns.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let tps: Vec<Tp> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 info!(group = %self.shared.config.group_id, partitions = ?tps, "partitions assigned");
-                if let Err(e) = self.shared.start_partitions(&tps) {
+                let starts = match self.shared.resolve_starts(consumer, tpl) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        error!(error = %e, "cannot position the assigned partitions");
+                        self.shared.set_fatal(e);
+                        HashMap::new()
+                    }
+                };
+                for (tp, start) in &starts {
+                    let _ = tpl.set_partition_offset(&tp.0, tp.1, Offset::Offset(start.fetch_from));
+                }
+                let res = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = res {
+                    error!(error = %e, "assign failed");
+                    self.shared.set_fatal(BusError::kafka("assign", e));
+                    return;
+                }
+                if let Err(e) = self.shared.start_partitions(&tps, &starts) {
                     error!(error = %e, "cannot start assigned partitions");
                     self.shared.set_fatal(e);
                     return;
@@ -254,8 +283,29 @@ impl<H: Handler> ConsumerContext for LoopContext<H> {
                     );
                 }
             }
-            Rebalance::Revoke(_) => {}
-            Rebalance::Error(e) => warn!(error = %e, "rebalance error"),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                info!(group = %self.shared.config.group_id, partitions = ?tps, lost = consumer.assignment_lost(), "partitions revoked");
+                self.shared
+                    .retire_partitions(consumer, &tps, self.shared.config.revoke_deadline);
+                if let Some(r) = &self.shared.readiness {
+                    r.set(&self.shared.readiness_name(), false, "rebalancing");
+                }
+                let res = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = res {
+                    warn!(error = %e, "unassign failed");
+                }
+            }
+            other => {
+                warn!(error = ?other, "rebalance error; dropping the assignment");
+                let tps: Vec<Tp> = lock(&self.shared.workers).keys().cloned().collect();
+                self.shared
+                    .retire_partitions(consumer, &tps, self.shared.config.revoke_deadline);
+                let _ = consumer.unassign();
+            }
         }
     }
 
@@ -290,16 +340,72 @@ impl<H: Handler> Shared<H> {
         self.stop.cancel();
     }
 
+    /// Committed offsets of the assigned partitions, and where to fetch from so the broker
+    /// answers with the record at the committed offset.
+    fn resolve_starts<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        tpl: &TopicPartitionList,
+    ) -> Result<HashMap<Tp, Start>, BusError> {
+        let committed = consumer
+            .committed_offsets(tpl.clone(), Duration::from_secs(15))
+            .map_err(|e| BusError::kafka("reading committed offsets", e))?;
+        let mut resume = Vec::new();
+        let mut fresh = Vec::new();
+        for e in committed.elements() {
+            let tp = (e.topic().to_owned(), e.partition());
+            match e.offset() {
+                Offset::Offset(c) if c >= 0 => resume.push((tp, c)),
+                _ => fresh.push(tp),
+            }
+        }
+        let mut out = HashMap::new();
+        for (tp, fetch_from) in
+            quirks::aligned_starts_blocking(&self.settings, &resume, Duration::from_millis(300))?
+        {
+            let c = resume
+                .iter()
+                .find(|(t, _)| *t == tp)
+                .map_or(fetch_from, |(_, c)| *c);
+            out.insert(
+                tp,
+                Start {
+                    fetch_from,
+                    process_from: c,
+                    committed: Some(c),
+                },
+            );
+        }
+        let fresh_start = match self.config.start_from {
+            StartFrom::Earliest => fresh.iter().map(|tp| (tp.clone(), 0)).collect(),
+            StartFrom::Latest => {
+                quirks::high_watermarks_blocking(&self.settings, &fresh, Duration::from_secs(15))?
+            }
+        };
+        for (tp, o) in fresh_start {
+            out.insert(
+                tp,
+                Start {
+                    fetch_from: o,
+                    process_from: o,
+                    committed: None,
+                },
+            );
+        }
+        Ok(out)
+    }
+
     /// Creates a worker (and offset slot) for every newly assigned partition.
-    fn start_partitions(self: &Arc<Self>, tps: &[Tp]) -> Result<(), BusError> {
+    fn start_partitions(
+        self: &Arc<Self>,
+        tps: &[Tp],
+        starts: &HashMap<Tp, Start>,
+    ) -> Result<(), BusError> {
         let parked = if self.config.poison_policy == PoisonPolicy::ParkKey && !tps.is_empty() {
             let mut all = HashMap::new();
             for topic in tps.iter().map(|(t, _)| t).collect::<HashSet<_>>() {
-                let loaded = dlq::load_parked_keys_blocking(
-                    &self.settings,
-                    topic,
-                    &self.config.group_id,
-                )?;
+                let loaded =
+                    dlq::load_parked_keys_blocking(&self.settings, topic, &self.config.group_id)?;
                 all.insert(topic.clone(), loaded);
             }
             all
@@ -313,12 +419,21 @@ impl<H: Handler> Shared<H> {
                 continue;
             }
             let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+            let start = starts.get(tp).copied();
+            lock(&self.flows).insert(
+                tp.clone(),
+                Flow {
+                    next_expected: start.map_or(0, |s| s.process_from),
+                    stash: VecDeque::new(),
+                    paused: false,
+                },
+            );
             offsets.insert(
                 tp.clone(),
                 PartitionOffsets {
                     generation,
                     next: None,
-                    committed: None,
+                    committed: start.and_then(|s| s.committed),
                 },
             );
             let parked_keys = parked
@@ -334,6 +449,7 @@ impl<H: Handler> Shared<H> {
                 generation,
                 abandon: abandon.clone(),
                 parked: parked_keys,
+                process_from: start.map_or(0, |s| s.process_from),
                 _done: done_tx,
             };
             let task = self.runtime.spawn(worker.run(rx));
@@ -350,21 +466,16 @@ impl<H: Handler> Shared<H> {
         Ok(())
     }
 
-    /// Stops the workers of `tps` (finishing the record in hand; `abandon_queued` drops queued
-    /// records, otherwise they are drained within the deadline), then commits their offsets
-    /// synchronously and forgets them.
+    /// Stops the workers of `tps`: each finishes the record in hand (within `grace`), queued
+    /// records are abandoned (they were not processed, so they are not committed and the next
+    /// owner fetches them again); then commits their offsets synchronously and forgets them.
     fn retire_partitions<C: ConsumerContext>(
         &self,
         consumer: &BaseConsumer<C>,
         tps: &[Tp],
-        abandon_queued: bool,
+        grace: Duration,
     ) {
-        let deadline = Instant::now()
-            + if abandon_queued {
-                self.config.revoke_deadline
-            } else {
-                self.config.shutdown_deadline
-            };
+        let deadline = Instant::now() + grace;
         let handles: Vec<(Tp, WorkerHandle)> = {
             let mut workers = lock(&self.workers);
             tps.iter()
@@ -372,16 +483,14 @@ impl<H: Handler> Shared<H> {
                 .collect()
         };
         {
-            let mut pending = lock(&self.pending);
+            let mut flows = lock(&self.flows);
             for tp in tps {
-                pending.remove(tp);
+                flows.remove(tp);
             }
         }
         let mut waiting = Vec::new();
         for (tp, h) in handles {
-            if abandon_queued {
-                h.abandon.cancel();
-            }
+            h.abandon.cancel();
             drop(h.tx);
             waiting.push((tp, h.abandon, h.done, h.task));
         }
@@ -426,7 +535,9 @@ impl<H: Handler> Shared<H> {
         if tpl.count() > 0 {
             match consumer.commit(&tpl, CommitMode::Sync) {
                 Ok(()) => debug!(offsets = ?tpl, "committed on retire"),
-                Err(e) => warn!(error = %e, "commit of retired partitions failed; their last records will be delivered again"),
+                Err(e) => {
+                    warn!(error = %e, "commit of retired partitions failed; their last records will be delivered again")
+                }
             }
         }
     }
@@ -472,75 +583,117 @@ impl<H: Handler> Shared<H> {
         }
     }
 
-    /// Hands a fetched record to its partition's worker, or parks it in the pending queue (and
-    /// pauses the partition) when the worker's buffer is full.
+    /// Hands a fetched record to its partition's worker. When the worker's buffer is full the
+    /// record is stashed and the partition paused; records below the next expected offset are
+    /// re-fetched duplicates and are dropped.
     fn route<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>, m: OwnedMessage) {
         let tp = (m.topic().to_owned(), m.partition());
-        let mut pending = lock(&self.pending);
-        if let Some(q) = pending.get_mut(&tp) {
-            q.push_back(m);
+        let offset = m.offset();
+        let mut flows = lock(&self.flows);
+        let Some(flow) = flows.get_mut(&tp) else {
+            debug!(topic = %tp.0, partition = tp.1, "record for an unassigned partition dropped (it will be fetched again)");
+            return;
+        };
+        if offset < flow.next_expected {
+            return;
+        }
+        flow.next_expected = offset + 1;
+        if flow.paused || !flow.stash.is_empty() {
+            flow.stash.push_back(m);
             return;
         }
         let workers = lock(&self.workers);
-        let Some(w) = workers.get(&tp) else {
-            debug!(topic = %tp.0, partition = tp.1, "record for an unassigned partition dropped (will be redelivered)");
-            return;
-        };
+        let Some(w) = workers.get(&tp) else { return };
         match w.tx.try_send(m) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(m)) => {
-                let mut q = VecDeque::new();
-                q.push_back(m);
-                pending.insert(tp.clone(), q);
+                flow.stash.push_back(m);
                 let mut tpl = TopicPartitionList::new();
                 tpl.add_partition(&tp.0, tp.1);
-                if let Err(e) = consumer.pause(&tpl) {
-                    warn!(error = %e, "pause failed");
+                match consumer.pause(&tpl) {
+                    Ok(()) => flow.paused = true,
+                    Err(e) => warn!(error = %e, "pause failed"),
                 }
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 
-    fn flush_pending<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
-        let mut pending = lock(&self.pending);
-        if pending.is_empty() {
-            return;
-        }
-        let workers = lock(&self.workers);
-        let mut resumed = Vec::new();
-        for (tp, q) in pending.iter_mut() {
-            let Some(w) = workers.get(tp) else {
-                q.clear();
-                resumed.push(tp.clone());
-                continue;
-            };
-            while let Some(m) = q.pop_front() {
-                match w.tx.try_send(m) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(m)) => {
-                        q.push_front(m);
-                        break;
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
-                        q.clear();
-                        break;
+    /// Moves stashed records to workers with room; resumes a paused partition once its stash is
+    /// empty and its worker has drained half its buffer. Pausing drops the client's prefetched
+    /// records and a plain resume would fetch from the application position, which some brokers
+    /// answer by skipping to the next batch (see [`crate::quirks`]); so the partition is first
+    /// positioned at a batch-aligned offset at or before the next expected one.
+    fn flush_stashed<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
+        let mut to_resume = Vec::new();
+        {
+            let mut flows = lock(&self.flows);
+            let workers = lock(&self.workers);
+            for (tp, flow) in flows.iter_mut().filter(|(_, f)| f.paused) {
+                let Some(w) = workers.get(tp) else { continue };
+                while let Some(m) = flow.stash.pop_front() {
+                    match w.tx.try_send(m) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(m)) => {
+                            flow.stash.push_front(m);
+                            break;
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            flow.stash.clear();
+                            break;
+                        }
                     }
                 }
-            }
-            if q.is_empty() {
-                resumed.push(tp.clone());
+                if flow.stash.is_empty() && w.tx.capacity() * 2 >= w.tx.max_capacity() {
+                    to_resume.push((tp.clone(), flow.next_expected));
+                }
             }
         }
-        for tp in resumed {
-            pending.remove(&tp);
+        if to_resume.is_empty() {
+            return;
+        }
+        let starts = match quirks::aligned_starts_blocking(
+            &self.settings,
+            &to_resume,
+            Duration::from_millis(150),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "cannot position paused partitions yet; will retry");
+                return;
+            }
+        };
+        let mut flows = lock(&self.flows);
+        for (tp, next) in to_resume {
+            let Some(flow) = flows.get_mut(&tp) else {
+                continue;
+            };
+            let from = starts.get(&tp).copied().unwrap_or(next);
+            if let Err(e) =
+                consumer.seek(&tp.0, tp.1, Offset::Offset(from), Duration::from_secs(10))
+            {
+                warn!(error = %e, topic = %tp.0, partition = tp.1, "seek before resume failed; will retry");
+                continue;
+            }
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition(&tp.0, tp.1);
-            if let Err(e) = consumer.resume(&tpl) {
-                warn!(error = %e, "resume failed");
+            match consumer.resume(&tpl) {
+                Ok(()) => flow.paused = false,
+                Err(e) => warn!(error = %e, "resume failed"),
             }
         }
     }
+}
+
+/// Flow control of one assigned partition (poll thread).
+#[derive(Debug)]
+struct Flow {
+    /// The next offset to hand to the worker; anything below is a re-fetched duplicate.
+    next_expected: i64,
+    /// Records fetched while the worker's buffer was full.
+    stash: VecDeque<OwnedMessage>,
+    /// Whether the partition is paused.
+    paused: bool,
 }
 
 /// Outcome of one record.
@@ -556,6 +709,9 @@ struct PartitionWorker<H: Handler> {
     generation: u64,
     abandon: CancellationToken,
     parked: ParkedKeys,
+    /// Records below this offset were committed before the assignment; they are fetched again
+    /// only to reach the batch boundary and are skipped.
+    process_from: i64,
     /// Dropped when the worker ends; the poll thread waits on it.
     _done: std_mpsc::Sender<()>,
 }
@@ -568,6 +724,9 @@ impl<H: Handler> PartitionWorker<H> {
                 () = self.abandon.cancelled() => break,
                 m = rx.recv() => match m { Some(m) => m, None => break },
             };
+            if m.offset() < self.process_from {
+                continue;
+            }
             let record = InboundRecord::from_owned(&m);
             self.shared
                 .metrics
@@ -639,7 +798,12 @@ impl<H: Handler> PartitionWorker<H> {
             match err.class {
                 ErrorClass::Transient => {
                     attempt += 1;
-                    if shared.config.retry.max_attempts.is_some_and(|m| attempt >= m) {
+                    if shared
+                        .config
+                        .retry
+                        .max_attempts
+                        .is_some_and(|m| attempt >= m)
+                    {
                         error!(attempts = attempt, error = %err.message, "transient failure persisted past the retry budget; stopping");
                         return self.fatal(record, format!("retries exhausted: {}", err.message));
                     }
@@ -839,7 +1003,7 @@ impl<H: Handler> ConsumerLoop<H> {
             generation: AtomicU64::new(0),
             offsets: Mutex::new(HashMap::new()),
             workers: Mutex::new(HashMap::new()),
-            pending: Mutex::new(HashMap::new()),
+            flows: Mutex::new(HashMap::new()),
             high_watermarks: Mutex::new(HashMap::new()),
             partition_counts,
             fatal: Mutex::new(None),
@@ -908,7 +1072,7 @@ fn poll_thread<H: Handler>(
             Some(Ok(m)) => shared.route(consumer, m.detach()),
             Some(Err(e)) => warn!(error = %e, "consumer error"),
         }
-        shared.flush_pending(consumer);
+        shared.flush_stashed(consumer);
         if last_commit.elapsed() >= shared.config.commit_interval {
             shared.commit_async(consumer);
             shared.update_lag();
@@ -922,7 +1086,7 @@ fn poll_thread<H: Handler>(
         let _ = consumer.pause(&a);
     }
     let tps: Vec<Tp> = lock(&shared.workers).keys().cloned().collect();
-    shared.retire_partitions(consumer, &tps, false);
+    shared.retire_partitions(consumer, &tps, shared.config.shutdown_deadline);
     consumer.unsubscribe();
     // Serve the resulting rebalance callbacks and leave the group promptly.
     let _ = consumer.poll(Duration::from_millis(100));

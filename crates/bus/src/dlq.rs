@@ -81,10 +81,12 @@ pub struct ParkedKeyRecord {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -198,7 +200,10 @@ pub fn index_parked(records: &[InboundRecord], group: &str) -> ParkedIndex {
 }
 
 fn header<'a>(k: &'a str, v: &'a [u8]) -> Header<'a, &'a [u8]> {
-    Header { key: k, value: Some(v) }
+    Header {
+        key: k,
+        value: Some(v),
+    }
 }
 
 /// Writes one record to `<topic>.dlq`: original key, value and headers, then the `dlq.*` ones.
@@ -331,7 +336,10 @@ mod tests {
         let records = vec![
             rec(&parked_record_key("g", b"a"), Some(marker("g", b"a", 1, 5))),
             rec(&parked_record_key("g", b"b"), Some(marker("g", b"b", 2, 7))),
-            rec(&parked_record_key("other", b"c"), Some(marker("other", b"c", 1, 9))),
+            rec(
+                &parked_record_key("other", b"c"),
+                Some(marker("other", b"c", 1, 9)),
+            ),
             rec(&parked_record_key("g", b"b"), None),
         ];
         let idx = index_parked(&records, "g");

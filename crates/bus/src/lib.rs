@@ -14,6 +14,7 @@ mod error;
 pub mod headers;
 pub mod metrics;
 pub mod producer;
+pub mod quirks;
 pub mod reader;
 pub mod record;
 mod settings;

@@ -53,10 +53,17 @@ impl BusMetrics {
                 .map_err(|e| BusError::Internal(e.to_string()))
         };
         Ok(Self {
-            consumed: reg(registry, counter(RECORDS_CONSUMED, "Records consumed.", &["topic"])?)?,
+            consumed: reg(
+                registry,
+                counter(RECORDS_CONSUMED, "Records consumed.", &["topic"])?,
+            )?,
             produced: reg(
                 registry,
-                counter(RECORDS_PRODUCED, "Records produced and acknowledged.", &["topic"])?,
+                counter(
+                    RECORDS_PRODUCED,
+                    "Records produced and acknowledged.",
+                    &["topic"],
+                )?,
             )?,
             handler_duration: reg(
                 registry,
@@ -72,15 +79,27 @@ impl BusMetrics {
             )?,
             handler_errors: reg(
                 registry,
-                counter(HANDLER_ERRORS, "Handler failures by class.", &["topic", "class"])?,
+                counter(
+                    HANDLER_ERRORS,
+                    "Handler failures by class.",
+                    &["topic", "class"],
+                )?,
             )?,
             retries: reg(
                 registry,
-                counter(HANDLER_RETRIES, "Retries of transient failures.", &["topic"])?,
+                counter(
+                    HANDLER_RETRIES,
+                    "Retries of transient failures.",
+                    &["topic"],
+                )?,
             )?,
             dead_lettered: reg(
                 registry,
-                counter(DEAD_LETTERED, "Records dead-lettered.", &["topic", "reason"])?,
+                counter(
+                    DEAD_LETTERED,
+                    "Records dead-lettered.",
+                    &["topic", "reason"],
+                )?,
             )?,
             lag: reg(
                 registry,

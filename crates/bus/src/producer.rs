@@ -41,7 +41,10 @@ impl EventProducer {
         let mut cfg = settings.client_config();
         cfg.set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("linger.ms", "2")
+            // Same key -> same partition as Java clients and Kafka Connect (murmur2), so topics
+            // written by other tools stay co-partitioned with ours.
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "0")
             .set("message.timeout.ms", "30000")
             .set("queue.buffering.max.messages", "200000");
         settings.apply_overrides(&mut cfg);
@@ -74,7 +77,10 @@ impl EventProducer {
                     waited += Duration::from_millis(10);
                 }
                 Err((e, _)) => {
-                    self.metrics.produce_errors.with_label_values(&[&r.topic]).inc();
+                    self.metrics
+                        .produce_errors
+                        .with_label_values(&[&r.topic])
+                        .inc();
                     return Err(BusError::kafka(format!("enqueue to {}", r.topic), e));
                 }
             }
@@ -91,7 +97,10 @@ impl EventProducer {
                 })
             }
             Ok(Err((e, _))) => {
-                self.metrics.produce_errors.with_label_values(&[topic]).inc();
+                self.metrics
+                    .produce_errors
+                    .with_label_values(&[topic])
+                    .inc();
                 warn!(topic, error = %e, "delivery failed");
                 Err(BusError::kafka(format!("deliver to {topic}"), e))
             }
@@ -138,7 +147,10 @@ impl EventProducer {
         let f = match self.inner.send_result(record) {
             Ok(f) => f,
             Err((e, _)) => {
-                self.metrics.produce_errors.with_label_values(&[topic]).inc();
+                self.metrics
+                    .produce_errors
+                    .with_label_values(&[topic])
+                    .inc();
                 return Err(BusError::kafka(format!("enqueue to {topic}"), e));
             }
         };

@@ -1,10 +1,7 @@
 //! Bounded reads: a topic from the beginning to its current end, and the end offsets themselves.
 //!
-//! Broker quirk handled here, once: on tansu's `memory://` engine, ListOffsets(latest) reports a
-//! wrong high-water mark after multi-record batches, while the fetch response's high-water mark
-//! and partition-EOF events are right. So "where does the topic end" is never answered from
-//! ListOffsets: a reader consumes until every partition signalled EOF and takes the consumer's
-//! position there. Against Apache Kafka the answer is the same.
+//! Reads start at the beginning (always a batch boundary) and end at partition EOF; end offsets
+//! come from fetch high-water marks, never from ListOffsets (see [`crate::quirks`]).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -14,47 +11,52 @@ use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::admin::topic_partitions;
+use crate::quirks::{high_watermarks_blocking, probe_consumer, QuietContext};
 use crate::record::InboundRecord;
 use crate::{BusError, KafkaSettings};
 
-fn reader_consumer(settings: &KafkaSettings) -> Result<BaseConsumer, BusError> {
-    let mut cfg = settings.client_config();
-    settings.apply_overrides(&mut cfg);
-    cfg.set("group.id", "dsync-reader")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "true")
-        .set("auto.offset.reset", "earliest");
-    cfg.create().map_err(|e| BusError::kafka("creating reader", e))
-}
-
-/// Polls until every assigned partition reported EOF; returns the records read (if `keep`).
-fn drain_to_eof(
-    consumer: &BaseConsumer,
-    partitions: i32,
+/// Reads every assigned partition up to its end offset in `ends` (or its EOF, whichever comes
+/// first), so a read terminates even while producers keep appending.
+fn drain_to_ends(
+    consumer: &BaseConsumer<QuietContext>,
+    ends: &HashMap<i32, i64>,
     keep: bool,
     timeout: Duration,
 ) -> Result<Vec<InboundRecord>, BusError> {
     let deadline = Instant::now() + timeout;
-    let mut at_eof: HashSet<i32> = HashSet::new();
+    let mut done: HashSet<i32> = ends
+        .iter()
+        .filter(|(_, e)| **e <= 0)
+        .map(|(p, _)| *p)
+        .collect();
     let mut out = Vec::new();
-    while (at_eof.len() as i32) < partitions {
+    while done.len() < ends.len() {
         if Instant::now() > deadline {
             return Err(BusError::Timeout(format!(
-                "reading to end: {} of {partitions} partitions reached EOF",
-                at_eof.len()
+                "reading to end: {} of {} partitions complete",
+                done.len(),
+                ends.len()
             )));
         }
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
             Some(Ok(m)) => {
-                at_eof.remove(&rdkafka::Message::partition(&m));
+                let p = rdkafka::Message::partition(&m);
+                let o = rdkafka::Message::offset(&m);
+                let end = ends.get(&p).copied().unwrap_or(0);
+                if done.contains(&p) || o >= end {
+                    done.insert(p);
+                    continue;
+                }
                 if keep {
                     out.push(InboundRecord::from_owned(&m.detach()));
                 }
+                if o + 1 >= end {
+                    done.insert(p);
+                }
             }
             Some(Err(KafkaError::PartitionEOF(p))) => {
-                at_eof.insert(p);
+                done.insert(p);
             }
             Some(Err(e)) => return Err(BusError::kafka("reading to end", e)),
         }
@@ -63,7 +65,7 @@ fn drain_to_eof(
 }
 
 fn assign_all(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<QuietContext>,
     topic: &str,
     partitions: i32,
     offset: Offset,
@@ -90,18 +92,17 @@ async fn partitions_of(settings: &KafkaSettings, topic: &str) -> Result<i32, Bus
 }
 
 /// Every record of `topic`, partition by partition in offset order, from the beginning to the
-/// end as it was when the read reached it.
+/// end offsets observed when the read started.
 pub async fn read_to_end(
     settings: &KafkaSettings,
     topic: &str,
     timeout: Duration,
 ) -> Result<Vec<InboundRecord>, BusError> {
     let partitions = partitions_of(settings, topic).await?;
-    let consumer = reader_consumer(settings)?;
+    let settings = settings.clone();
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
-        assign_all(&consumer, &topic, partitions, Offset::Beginning)?;
-        drain_to_eof(&consumer, partitions, true, timeout)
+        read_to_end_blocking(&settings, &topic, partitions, timeout)
     })
     .await
     .map_err(|e| BusError::Internal(e.to_string()))?
@@ -114,32 +115,36 @@ pub(crate) fn read_to_end_blocking(
     partitions: i32,
     timeout: Duration,
 ) -> Result<Vec<InboundRecord>, BusError> {
-    let consumer = reader_consumer(settings)?;
+    let tps: Vec<(String, i32)> = (0..partitions).map(|p| (topic.to_owned(), p)).collect();
+    let ends: HashMap<i32, i64> = high_watermarks_blocking(settings, &tps, timeout)?
+        .into_iter()
+        .map(|((_, p), o)| (p, o))
+        .collect();
+    if ends.values().all(|e| *e <= 0) {
+        return Ok(Vec::new());
+    }
+    let consumer = probe_consumer(settings, false)?;
     assign_all(&consumer, topic, partitions, Offset::Beginning)?;
-    drain_to_eof(&consumer, partitions, true, timeout)
+    drain_to_ends(&consumer, &ends, true, timeout)
 }
 
 /// The end offset (offset of the next record to be written) of every partition of `topic`,
-/// taken from the fetch path: start at the reported end, read to EOF, take the position.
+/// taken from the high-water marks of fetch responses (never from ListOffsets).
 pub async fn end_offsets(
     settings: &KafkaSettings,
     topic: &str,
 ) -> Result<HashMap<i32, i64>, BusError> {
     let partitions = partitions_of(settings, topic).await?;
-    let consumer = reader_consumer(settings)?;
+    let settings = settings.clone();
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
-        assign_all(&consumer, &topic, partitions, Offset::End)?;
-        drain_to_eof(&consumer, partitions, false, Duration::from_secs(30))?;
-        let pos = consumer
-            .position()
-            .map_err(|e| BusError::kafka("position", e))?;
-        let mut out = HashMap::new();
-        for e in pos.elements_for_topic(&topic) {
-            let o = e.offset().to_raw().unwrap_or(0).max(0);
-            out.insert(e.partition(), o);
-        }
-        Ok(out)
+        let tps: Vec<(String, i32)> = (0..partitions).map(|p| (topic.clone(), p)).collect();
+        Ok(
+            high_watermarks_blocking(&settings, &tps, Duration::from_secs(30))?
+                .into_iter()
+                .map(|((_, p), o)| (p, o))
+                .collect(),
+        )
     })
     .await
     .map_err(|e| BusError::Internal(e.to_string()))?

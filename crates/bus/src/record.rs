@@ -49,7 +49,9 @@ impl InboundRecord {
 
     /// The key as UTF-8 text, if it is.
     pub fn key_str(&self) -> Option<&str> {
-        self.key.as_deref().and_then(|k| std::str::from_utf8(k).ok())
+        self.key
+            .as_deref()
+            .and_then(|k| std::str::from_utf8(k).ok())
     }
 
     /// The value of a header by name (the last one wins).

@@ -34,7 +34,10 @@ impl SecurityProtocol {
     }
 
     fn uses_sasl(self) -> bool {
-        matches!(self, SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl)
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
     }
 }
 
@@ -66,7 +69,11 @@ impl SaslMechanism {
 #[derive(Clone, Args)]
 pub struct KafkaSettings {
     /// Comma-separated bootstrap brokers (host:port).
-    #[arg(long = "kafka-brokers", env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    #[arg(
+        long = "kafka-brokers",
+        env = "KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092"
+    )]
     pub brokers: String,
 
     /// Security protocol used to reach the brokers.
@@ -79,7 +86,11 @@ pub struct KafkaSettings {
     pub security_protocol: SecurityProtocol,
 
     /// SASL mechanism (required with sasl-plaintext and sasl-ssl).
-    #[arg(long = "kafka-sasl-mechanism", env = "KAFKA_SASL_MECHANISM", value_enum)]
+    #[arg(
+        long = "kafka-sasl-mechanism",
+        env = "KAFKA_SASL_MECHANISM",
+        value_enum
+    )]
     pub sasl_mechanism: Option<SaslMechanism>,
 
     /// SASL user name.
@@ -87,7 +98,11 @@ pub struct KafkaSettings {
     pub sasl_username: Option<String>,
 
     /// SASL password (never logged).
-    #[arg(long = "kafka-sasl-password", env = "KAFKA_SASL_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long = "kafka-sasl-password",
+        env = "KAFKA_SASL_PASSWORD",
+        hide_env_values = true
+    )]
     pub sasl_password: Option<String>,
 
     /// CA certificate file (PEM) used to verify the brokers' TLS certificates.
@@ -95,7 +110,11 @@ pub struct KafkaSettings {
     pub ssl_ca_location: Option<String>,
 
     /// Replication factor for topics this service creates.
-    #[arg(long = "kafka-replication-factor", env = "KAFKA_REPLICATION_FACTOR", default_value_t = 1)]
+    #[arg(
+        long = "kafka-replication-factor",
+        env = "KAFKA_REPLICATION_FACTOR",
+        default_value_t = 1
+    )]
     pub replication_factor: i32,
 
     /// Extra librdkafka client properties, `key=value`, repeatable (env: comma-separated).
@@ -115,7 +134,12 @@ impl fmt::Debug for KafkaSettings {
         let overrides: Vec<(&str, &str)> = self
             .overrides
             .iter()
-            .map(|(k, v)| (k.as_str(), if is_secret_key(k) { "***" } else { v.as_str() }))
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    if is_secret_key(k) { "***" } else { v.as_str() },
+                )
+            })
             .collect();
         f.debug_struct("KafkaSettings")
             .field("brokers", &self.brokers)
@@ -159,7 +183,9 @@ impl KafkaSettings {
     /// Checks that the combination is usable, naming the flag at fault.
     pub fn validate(&self) -> Result<(), BusError> {
         if self.brokers.trim().is_empty() {
-            return Err(BusError::Config("--kafka-brokers (KAFKA_BROKERS) is empty".into()));
+            return Err(BusError::Config(
+                "--kafka-brokers (KAFKA_BROKERS) is empty".into(),
+            ));
         }
         if self.security_protocol.uses_sasl() {
             if self.sasl_mechanism.is_none() {
@@ -174,7 +200,9 @@ impl KafkaSettings {
             }
         }
         if self.replication_factor < 1 {
-            return Err(BusError::Config("--kafka-replication-factor must be at least 1".into()));
+            return Err(BusError::Config(
+                "--kafka-replication-factor must be at least 1".into(),
+            ));
         }
         Ok(())
     }

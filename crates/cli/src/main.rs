@@ -207,15 +207,24 @@ async fn roundtrip(kafka: KafkaSettings, a: RoundtripArgs) -> anyhow::Result<()>
     println!("| records | {} |", a.records);
     println!("| payload bytes | {} |", a.payload_bytes);
     println!("| partitions / keys | {} / {} |", a.partitions, a.keys);
-    println!("| produced (acks=all, idempotent) | {:.0} rec/s |", a.records as f64 / produce_secs);
-    println!("| end to end (produce start -> last consumed) | {:.0} rec/s |", a.records as f64 / total_secs);
+    println!(
+        "| produced (acks=all, idempotent) | {:.0} rec/s |",
+        a.records as f64 / produce_secs
+    );
+    println!(
+        "| end to end (produce start -> last consumed) | {:.0} rec/s |",
+        a.records as f64 / total_secs
+    );
     println!("| latency p50 | {:.2} ms |", percentile(&lat, 0.50));
     println!("| latency p99 | {:.2} ms |", percentile(&lat, 0.99));
     println!("| latency max | {:.2} ms |", percentile(&lat, 1.0));
     println!("| records consumed | {received} |");
     println!("| header mismatches | {header_errors} |");
     if received != a.records || header_errors != 0 {
-        bail!("round trip failed: {received}/{} records, {header_errors} header mismatches", a.records);
+        bail!(
+            "round trip failed: {received}/{} records, {header_errors} header mismatches",
+            a.records
+        );
     }
     Ok(())
 }

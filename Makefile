@@ -1,0 +1,59 @@
+# The two commands a newcomer needs:
+#   make demo   - install what is missing, start the local stack, run the pipeline demo
+#   make test   - install what is missing, start the stack, fmt + clippy + compose check + tests, stop
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+KAFKA_BROKERS ?= 127.0.0.1:9092
+export KAFKA_BROKERS
+
+.PHONY: help bootstrap up down status logs demo test test-only lint fmt compose-check bench
+
+help:
+	@echo "make demo    start the local stack and run the demo workload"
+	@echo "make test    the full test command (what CI runs)"
+	@echo "make up      start the local stack in the background (.run/)"
+	@echo "make down    stop it"
+	@echo "make bench   benchmarks"
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+up: bootstrap
+	@scripts/stack.sh up
+
+down:
+	@scripts/stack.sh down
+
+status:
+	@scripts/stack.sh status
+
+logs:
+	@scripts/stack.sh logs
+
+demo: up
+	$(CARGO) build --release -p dsync-cli
+	target/release/dsync ping
+	target/release/dsync roundtrip
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+compose-check:
+	docker-compose -f docker-compose.yml config -q
+	@echo "docker-compose.yml is valid"
+
+test-only:
+	scripts/run-tests.sh
+
+# The test command: everything, and the stack is stopped even when a step fails.
+test: bootstrap
+	@scripts/test.sh
+
+bench: up
+	$(CARGO) build --release -p dsync-cli
+	target/release/dsync roundtrip --records 100000
