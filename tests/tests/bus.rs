@@ -557,3 +557,147 @@ async fn end_offsets_come_from_the_fetch_path_and_are_right_after_batches() -> a
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_for_time_answers_the_first_record_at_or_after_and_the_end_for_the_future(
+) -> anyhow::Result<()> {
+    let env = TestEnv::new();
+    let topic = env.topic("ot", 1).await?;
+    let early: Vec<(&str, String)> = (0..5).map(|i| ("k", format!("{i}|ok"))).collect();
+    env.produce(&topic, &early).await?;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mid = chrono_now_ms();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let late: Vec<(&str, String)> = (5..8).map(|i| ("k", format!("{i}|ok"))).collect();
+    env.produce(&topic, &late).await?;
+
+    let at = |ts| dsync_bus::reader::offsets_for_time(&env.settings, &topic, ts);
+    assert_eq!(at(0).await?.get(&0), Some(&0), "the beginning");
+    assert_eq!(
+        at(mid).await?.get(&0),
+        Some(&5),
+        "first record after the cut"
+    );
+    assert_eq!(
+        at(mid + 3_600_000).await?.get(&0),
+        Some(&8),
+        "a future timestamp means the end, not 0"
+    );
+    Ok(())
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_and_standard_metrics_are_served_by_the_admin_server() -> anyhow::Result<()> {
+    use dsync_telemetry::admin::{AdminServer, Readiness};
+    let env = TestEnv::new();
+    let input = env.topic("ad-in", 2).await?;
+    let output = env.topic("ad-out", 2).await?;
+    let registry = prometheus::Registry::new();
+    let metrics = BusMetrics::new(&registry)?;
+    let readiness = Readiness::new();
+    dsync_bus::admin::register_broker_probe(&readiness, &env.settings)?;
+    let stop = CancellationToken::new();
+    let server = AdminServer::bind("127.0.0.1:0".parse()?, registry.clone(), readiness.clone())?;
+    let base = format!("http://{}", server.local_addr());
+    let server_task = server.spawn(stop.clone());
+    let http = reqwest::Client::new();
+
+    let group = env.unique("ad");
+    let producer = dsync_bus::EventProducer::new(&env.settings, metrics.clone())?;
+    let consumer = ConsumerLoop::new(
+        env.settings.clone(),
+        ConsumerConfig::new(&group, &[input.as_str()]),
+        ScriptedHandler::new(&output),
+        producer,
+        metrics,
+    )
+    .with_readiness(readiness.clone());
+    let r = http.get(format!("{base}/readyz")).send().await?;
+    assert_eq!(
+        r.status().as_u16(),
+        503,
+        "not ready before the consumer is assigned"
+    );
+    let body: serde_json::Value = serde_json::from_str(&r.text().await?)?;
+    assert!(
+        body.to_string().contains(&format!("consumer:{group}")),
+        "{body}"
+    );
+
+    let task = tokio::spawn(consumer.run(stop.clone()));
+    let records: Vec<(&str, String)> = (0..20).map(|i| ("k", format!("{i}|ok"))).collect();
+    env.produce(&input, &records).await?;
+    env.wait_for(&output, 20, WAIT).await?;
+
+    let r = http.get(format!("{base}/readyz")).send().await?;
+    let status = r.status().as_u16();
+    let body: serde_json::Value = serde_json::from_str(&r.text().await?)?;
+    assert_eq!(status, 200, "{body}");
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    for name in [
+        dsync_bus::metrics::RECORDS_CONSUMED,
+        dsync_bus::metrics::RECORDS_PRODUCED,
+        dsync_bus::metrics::HANDLER_DURATION,
+    ] {
+        assert!(text.contains(name), "{name} missing from /metrics");
+    }
+    assert!(
+        text.contains(&format!(
+            "{}{{topic=\"{input}\"}} 20",
+            dsync_bus::metrics::RECORDS_CONSUMED
+        )),
+        "{text}"
+    );
+    // Lag comes from fetch high-water marks reported by the client's statistics (every 2 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        if text.contains(dsync_bus::metrics::CONSUMER_LAG) {
+            assert!(text.contains(&format!("{}{{partition=", dsync_bus::metrics::CONSUMER_LAG)));
+            break;
+        }
+        ensure!(std::time::Instant::now() < deadline, "no lag gauge: {text}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    stop.cancel();
+    task.await??;
+    server_task.await??;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fatal_failure_makes_the_service_process_exit_non_zero() -> anyhow::Result<()> {
+    let env = TestEnv::new();
+    let input = env.topic("fx-in", 1).await?;
+    let output = env.topic("fx-out", 1).await?;
+    env.produce(&input, &[("A", "0|ok".into()), ("B", "1|fatal".into())])
+        .await?;
+    let group = env.unique("fx");
+    let mut child = bus_relay(&env, &input, &output, &group).spawn()?;
+    let exit =
+        tokio::time::timeout(WAIT, tokio::task::spawn_blocking(move || child.wait())).await???;
+    assert_eq!(
+        exit.code(),
+        Some(2),
+        "fatal stops the process with a non-zero exit"
+    );
+    assert_eq!(env.committed(&group, &input).await?.get(&0), Some(&Some(1)));
+    Ok(())
+}

@@ -237,3 +237,32 @@ pub async fn committed_offsets(
     .await
     .map_err(|e| BusError::Internal(e.to_string()))?
 }
+
+/// Registers the readiness check `broker`: the brokers answer a metadata request within the
+/// probe timeout. One long-lived metadata client serves every probe.
+pub fn register_broker_probe(
+    readiness: &dsync_telemetry::admin::Readiness,
+    settings: &KafkaSettings,
+) -> Result<(), BusError> {
+    let client = std::sync::Arc::new(metadata_consumer(settings)?);
+    readiness.register_probe("broker", move || {
+        let client = std::sync::Arc::clone(&client);
+        async move {
+            tokio::task::spawn_blocking(move || {
+                client
+                    .fetch_metadata(None, Duration::from_millis(1500))
+                    .map(|m| {
+                        if m.brokers().is_empty() {
+                            Err("metadata lists no brokers".to_owned())
+                        } else {
+                            Ok(())
+                        }
+                    })
+                    .map_err(|e| format!("broker unreachable: {e}"))?
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        }
+    });
+    Ok(())
+}

@@ -149,3 +149,76 @@ pub async fn end_offsets(
     .await
     .map_err(|e| BusError::Internal(e.to_string()))?
 }
+
+/// For each partition of `topic`, the offset of the first record whose timestamp is at or after
+/// `timestamp_ms`, or the end offset when there is none (a time range that starts in the
+/// future). Some brokers answer ListOffsets-by-time for a future timestamp with 0 instead of the
+/// end (see [`crate::quirks`]); such answers are checked against the first record's timestamp
+/// and replaced by the fetch high-water mark.
+pub async fn offsets_for_time(
+    settings: &KafkaSettings,
+    topic: &str,
+    timestamp_ms: i64,
+) -> Result<HashMap<i32, i64>, BusError> {
+    let partitions = partitions_of(settings, topic).await?;
+    let settings = settings.clone();
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let tps: Vec<(String, i32)> = (0..partitions).map(|p| (topic.clone(), p)).collect();
+        let ends = high_watermarks_blocking(&settings, &tps, Duration::from_secs(30))?;
+        let consumer = probe_consumer(&settings, false)?;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(&topic, p, Offset::Offset(timestamp_ms))
+                .map_err(|e| BusError::kafka("building query", e))?;
+        }
+        let answer = consumer
+            .offsets_for_times(tpl, Duration::from_secs(15))
+            .map_err(|e| BusError::kafka("offsets for times", e))?;
+        let mut out = HashMap::new();
+        for e in answer.elements_for_topic(&topic) {
+            let p = e.partition();
+            let end = ends.get(&(topic.clone(), p)).copied().unwrap_or(0);
+            let claimed = match e.offset() {
+                Offset::Offset(o) if o >= 0 => o.min(end),
+                _ => end,
+            };
+            // Verify a claim of the first offset: the record there must not be older than asked.
+            let offset = if claimed == 0 && end > 0 {
+                match first_timestamp(&consumer, &topic, p)? {
+                    Some(ts) if ts < timestamp_ms => end,
+                    _ => 0,
+                }
+            } else {
+                claimed
+            };
+            out.insert(p, offset);
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| BusError::Internal(e.to_string()))?
+}
+
+fn first_timestamp(
+    consumer: &BaseConsumer<QuietContext>,
+    topic: &str,
+    partition: i32,
+) -> Result<Option<i64>, BusError> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Beginning)
+        .map_err(|e| BusError::kafka("building assignment", e))?;
+    consumer
+        .assign(&tpl)
+        .map_err(|e| BusError::kafka("assign", e))?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => return Ok(rdkafka::Message::timestamp(&m).to_millis()),
+            Some(Err(KafkaError::PartitionEOF(_))) => return Ok(None),
+            Some(Err(e)) => return Err(BusError::kafka("reading first record", e)),
+            None => {}
+        }
+    }
+    Err(BusError::Timeout("reading the first record".into()))
+}
