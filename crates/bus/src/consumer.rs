@@ -165,6 +165,9 @@ impl ConsumerConfig {
 
 type Tp = (String, i32);
 
+/// How long the poll thread waits for a full worker before pausing its partition.
+const BACKPRESSURE_WAIT: Duration = Duration::from_millis(250);
+
 /// Where an assigned partition starts: the fetch offset, and the first offset to process
 /// (records below it were already committed and are skipped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -604,7 +607,22 @@ impl<H: Handler> Shared<H> {
         }
         let workers = lock(&self.workers);
         let Some(w) = workers.get(&tp) else { return };
-        match w.tx.try_send(m) {
+        // A worker that is momentarily behind gets a short wait (rebalance callbacks are only
+        // delayed by it); pausing is for workers that stay behind, because resuming a paused
+        // partition needs a batch-aligned seek.
+        let mut m = m;
+        let wait_until = Instant::now() + BACKPRESSURE_WAIT;
+        let sent = loop {
+            match w.tx.try_send(m) {
+                Ok(()) => break Ok(()),
+                Err(mpsc::error::TrySendError::Full(back)) if Instant::now() < wait_until => {
+                    m = back;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        match sent {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(m)) => {
                 flow.stash.push_back(m);
@@ -1019,6 +1037,9 @@ impl<H: Handler> ConsumerLoop<H> {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
             .set("statistics.interval.ms", "2000")
+            // tansu holds every fetch for the whole fetch.wait.max.ms, even with data ready
+            // (see crate::quirks); a short wait keeps latency low on every broker.
+            .set("fetch.wait.max.ms", "10")
             .set(
                 "auto.offset.reset",
                 match self.config.start_from {

@@ -16,7 +16,10 @@
 //!    fetch response's high-water mark is right, so end offsets are read from the client's
 //!    statistics after a fetch ([`high_watermarks_blocking`]), never from ListOffsets, and a
 //!    group starting at "latest" is positioned explicitly at that high-water mark.
-//! 3. Partition-EOF events are reported through the global error callback as well; the
+//! 3. **Every fetch is held for the full `fetch.wait.max.ms`**, even when data is available
+//!    (the broker sleeps out the remaining wait after reading). librdkafka's 500 ms default caps
+//!    a partition at two fetches a second, so consumers use 10 ms; readers and probes 50 ms.
+//! 4. Partition-EOF events are reported through the global error callback as well; the
 //!    readers' [`QuietContext`] keeps them out of the ERROR log.
 
 use std::collections::HashMap;

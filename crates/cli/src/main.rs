@@ -12,6 +12,7 @@ use dsync_bus::{
 };
 use dsync_telemetry::TelemetrySettings;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// The distribution sync pipeline's command-line tool.
 #[derive(Debug, Parser)]
@@ -160,24 +161,30 @@ async fn roundtrip(kafka: KafkaSettings, a: RoundtripArgs) -> anyhow::Result<()>
     let pad = "x".repeat(a.payload_bytes.saturating_sub(21));
     let batch = 1000u64;
     let mut i = 0u64;
-    while i < a.records {
-        let n = batch.min(a.records - i);
-        let records: Vec<OutboundRecord> = (i..i + n)
-            .map(|j| {
-                let id = format!("{prefix}{j}");
-                let mut h = EventHeaders::new_root("RoundtripProbe", &id);
-                h.causation_id = Some("roundtrip".into());
-                OutboundRecord::new(
-                    &topic,
-                    format!("key-{}", j % a.keys.max(1)).into_bytes(),
-                    format!("{:>20}|{pad}", now_micros()).into_bytes(),
-                    h,
-                )
-            })
-            .collect();
-        producer.send_all(&records).await?;
-        i += n;
+    let span = tracing::info_span!("roundtrip_produce", run = %run);
+    async {
+        while i < a.records {
+            let n = batch.min(a.records - i);
+            let records: Vec<OutboundRecord> = (i..i + n)
+                .map(|j| {
+                    let id = format!("{prefix}{j}");
+                    let mut h = EventHeaders::new_root("RoundtripProbe", &id);
+                    h.causation_id = Some("roundtrip".into());
+                    OutboundRecord::new(
+                        &topic,
+                        format!("key-{}", j % a.keys.max(1)).into_bytes(),
+                        format!("{:>20}|{pad}", now_micros()).into_bytes(),
+                        h,
+                    )
+                })
+                .collect();
+            producer.send_all(&records).await?;
+            i += n;
+        }
+        Ok::<_, anyhow::Error>(())
     }
+    .instrument(span)
+    .await?;
     let produce_secs = started.elapsed().as_secs_f64();
     tokio::select! {
         () = done.cancelled() => {}
