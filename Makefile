@@ -6,6 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 KAFKA_BROKERS ?= 127.0.0.1:9092
 export KAFKA_BROKERS
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 .PHONY: help bootstrap up down status logs demo test test-only lint fmt compose-check bench
 
@@ -33,8 +34,8 @@ logs:
 
 demo: up
 	$(CARGO) build --release -p dsync-cli
-	target/release/dsync ping
-	target/release/dsync roundtrip
+	$(TARGET_DIR)/release/dsync ping
+	$(TARGET_DIR)/release/dsync roundtrip
 
 fmt:
 	$(CARGO) fmt --all
@@ -56,4 +57,4 @@ test: bootstrap
 
 bench: up
 	$(CARGO) build --release -p dsync-cli
-	target/release/dsync roundtrip --records 100000
+	$(TARGET_DIR)/release/dsync roundtrip --records 100000
