@@ -8,7 +8,7 @@ KAFKA_BROKERS ?= 127.0.0.1:9092
 export KAFKA_BROKERS
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: help bootstrap up down status logs demo test test-only lint fmt compose-check bench
+.PHONY: help bootstrap up down status logs demo test test-only lint fmt compose-check schemas-check bench
 
 help:
 	@echo "make demo    start the local stack and run the demo workload"
@@ -43,6 +43,13 @@ fmt:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+VENV_PY := $(or $(DSYNC_CACHE),$(HOME)/.cache/distsync)/venv/bin/python
+
+# Schema lint (docs, metadata block, naming, evolution rules) and the generated event catalog.
+schemas-check:
+	$(VENV_PY) schemas/check_schemas.py
+	python3 schemas/gen_catalog.py --check
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

@@ -20,6 +20,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== docker-compose config"
 docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
+echo "== schemas (lint, catalog up to date)"
+make --no-print-directory schemas-check
 echo "== tests"
 scripts/run-tests.sh
 echo "test command finished in $((SECONDS - t0)) s (after bootstrap)"
