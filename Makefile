@@ -13,7 +13,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 help:
 	@echo "make demo    start the local stack and run the demo workload"
 	@echo "make test    the full test command (what CI runs)"
-	@echo "make up      start the local stack in the background (.run/)"
+	@echo "make up      start the local stack (broker, schema registry) in the background (.run/)"
 	@echo "make down    stop it"
 	@echo "make bench   benchmarks"
 

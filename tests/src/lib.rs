@@ -1,6 +1,11 @@
 //! Helpers for integration tests: a connection to the real broker started by the test command,
 //! fresh topic and group names per test (so tests run in parallel and never see each other's
-//! data), and a scripted handler whose behaviour each record's payload chooses.
+//! data), a scripted handler whose behaviour each record's payload chooses, and the schema
+//! registry in-process on a fresh schemas topic ([`registry`]).
+
+pub mod registry;
+
+pub use registry::{RegistryClient, Reply, TestRegistry};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
