@@ -46,8 +46,10 @@ lint:
 
 VENV_PY := $(or $(DSYNC_CACHE),$(HOME)/.cache/distsync)/venv/bin/python
 
-# Schema lint (docs, metadata block, naming, evolution rules) and the generated event catalog.
+# The compatibility gate (every schema version FULL_TRANSITIVE with its earlier versions, by the
+# registry's own rules), the schema lint (docs, metadata block, naming) and the event catalog.
 schemas-check:
+	$(CARGO) run -q -p dsync-schema-registry --bin schema-gate -- --dir schemas
 	$(VENV_PY) schemas/check_schemas.py
 	python3 schemas/gen_catalog.py --check
 

@@ -91,6 +91,7 @@ pub mod app;
 pub mod avro;
 pub mod compat;
 mod error;
+pub mod gate;
 pub mod log;
 pub mod metrics;
 mod settings;
