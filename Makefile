@@ -67,3 +67,4 @@ test: bootstrap
 bench: up
 	$(CARGO) build --release -p dsync-cli
 	$(TARGET_DIR)/release/dsync roundtrip --records 100000
+	$(CARGO) bench -p dsync-events

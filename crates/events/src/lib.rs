@@ -1,0 +1,40 @@
+//! The distsync business events: Rust types generated at build time from `schemas/**/*.avsc`,
+//! the Confluent wire format, and a schema registry client.
+//!
+//! * Types: one struct per event (`OrderAccepted`, ...) and per nested record, one enum per Avro
+//!   enum, all in the crate root; named types shared between schema files are generated once.
+//!   Every event implements [`Event`]; [`AnyEvent`] is any of them. Avro `string` fields are
+//!   [`CompactString`] (a `String`-like type that stores up to 24 bytes inline: ids, codes,
+//!   units and currencies decode without allocating).
+//! * [`EventCodec`]: `encode` (registers or looks up the subject `<topic>-<full name>`, writes
+//!   magic byte 0, the 4-byte big-endian schema id and the Avro body), `decode` / `decode_any`
+//!   (fetch the writer schema by id, resolve it against the reader's schema, dispatch by the
+//!   writer's record name).
+//! * [`SchemaRegistryClient`]: Confluent-compatible REST client with caches, basic auth and
+//!   timeouts; [`RegistrySettings`] are its flags.
+//! * [`EventsError`]: typed failures, classified for the bus by `From<EventsError> for
+//!   dsync_bus::HandlerError` (bad bytes are poison, an unreachable registry is transient).
+//!
+//! Codec: generated straight-line Avro binary code ([`datum::AvroDatum`]) on the hot path (the
+//! writer schema is the reader's), Avro schema resolution through `apache-avro` when they
+//! differ (another version of the event), then the same generated decoder.
+
+mod codec;
+pub mod datum;
+mod error;
+pub mod event;
+mod registry;
+pub mod serde_util;
+mod types;
+pub mod wire;
+
+pub use codec::{decode_body, encode_body, encode_framed, EventCodec};
+pub use error::EventsError;
+pub use event::{Event, EventSchema, EventTypeVisitor};
+pub use registry::{BasicAuth, RegisteredSchema, RegistrySettings, SchemaRegistryClient};
+pub use types::*;
+
+/// Re-exported so hand-written [`Event`] implementations (tools, tests) name the same versions.
+pub use apache_avro;
+/// The string type of the generated types' `string` fields (inline up to 24 bytes).
+pub use compact_str::{self, format_compact, CompactString, ToCompactString};
