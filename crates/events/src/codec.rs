@@ -55,6 +55,36 @@ impl EventCodec {
         &self.client
     }
 
+    /// The record that publishes `event` on `topic` under `key`: the encoded value and the
+    /// standard headers taken from the event's metadata block, with the current span's W3C
+    /// trace context (or the one given, for events caused by a traced input).
+    pub async fn outbound<E: Event>(
+        &self,
+        topic: &str,
+        key: impl Into<Vec<u8>>,
+        event: &E,
+        fallback_traceparent: Option<&str>,
+    ) -> Result<dsync_bus::OutboundRecord, EventsError> {
+        let payload = self.encode(topic, event).await?;
+        let traceparent = dsync_telemetry::propagation::current_traceparent()
+            .or_else(|| fallback_traceparent.map(str::to_owned));
+        Ok(dsync_bus::OutboundRecord::new(
+            topic,
+            key,
+            payload,
+            event.metadata().to_headers(traceparent),
+        ))
+    }
+
+    /// Decodes the value of a consumed record (a tombstone is [`EventsError::Truncated`]).
+    pub async fn decode_record(
+        &self,
+        record: &dsync_bus::InboundRecord,
+    ) -> Result<AnyEvent, EventsError> {
+        self.decode_any(record.payload.as_deref().unwrap_or_default())
+            .await
+    }
+
     /// Encodes `event` for `topic`: the id of its schema under the subject
     /// `<topic>-<full name>` (registered or looked up once, per the settings), then the body.
     pub async fn encode<E: Event>(&self, topic: &str, event: &E) -> Result<Vec<u8>, EventsError> {
