@@ -192,7 +192,10 @@ async fn a_v1_consumer_reads_v2_data_registered_in_the_registry() -> anyhow::Res
         anyhow::bail!("not a record")
     };
     fields.push(("priority".into(), Value::String("RUSH".into())));
-    let body = apache_avro::to_avro_datum(&v2_schema, Value::Record(fields))?;
+    let mut body = Vec::new();
+    apache_avro::writer::datum::GenericDatumWriter::builder(&v2_schema)
+        .build()?
+        .write_value(&mut body, Value::Record(fields))?;
     let mut framed = vec![0u8];
     framed.extend_from_slice(&(v2_id as u32).to_be_bytes());
     framed.extend_from_slice(&body);
