@@ -8,7 +8,7 @@ KAFKA_BROKERS ?= 127.0.0.1:9092
 export KAFKA_BROKERS
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: help bootstrap up down status logs demo test test-only lint fmt compose-check schemas-check bench
+.PHONY: help bootstrap up down status logs demo test test-only lint fmt compose-check schemas-check fuzz bench
 
 help:
 	@echo "make demo    start the local stack and run the demo workload"
@@ -53,6 +53,12 @@ schemas-check:
 	$(VENV_PY) schemas/check_schemas.py
 	python3 schemas/gen_catalog.py --check
 
+# Bounded fuzzing of the X12 tokenizer and envelope parser (not in CI): make fuzz FUZZ_SECS=600
+FUZZ_SECS ?= 300
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	fuzz/run.sh $(FUZZ_SECS)
+
 compose-check:
 	docker-compose -f docker-compose.yml config -q
 	@echo "docker-compose.yml is valid"
@@ -68,3 +74,4 @@ bench: up
 	$(CARGO) build --release -p dsync-cli
 	$(TARGET_DIR)/release/dsync roundtrip --records 100000
 	$(CARGO) bench -p dsync-events
+	$(CARGO) bench -p dsync-x12 --bench parse
