@@ -36,6 +36,21 @@ demo: up
 	$(CARGO) build --release -p dsync-cli
 	$(TARGET_DIR)/release/dsync ping
 	$(TARGET_DIR)/release/dsync roundtrip
+	$(MAKE) --no-print-directory load-sample
+
+# The sample data of a small distributor (data/sample, written by `dsync sample-data`): master
+# data in CSV onto the ERP's compacted topics, sample orders onto orders.submissions, each file
+# validated and published through the schema registry by `dsync produce` (needs `make up`).
+DSYNC ?= $(TARGET_DIR)/release/dsync
+SAMPLE_DIR ?= data/sample
+.PHONY: load-sample
+load-sample: up
+	$(CARGO) build --release -p dsync-cli
+	$(DSYNC) produce --topic erp.locations --source-system erp $(SAMPLE_DIR)/locations.csv
+	$(DSYNC) produce --topic erp.items --source-system erp $(SAMPLE_DIR)/items.csv
+	$(DSYNC) produce --topic erp.prices --source-system erp $(SAMPLE_DIR)/prices.csv
+	$(DSYNC) produce --topic erp.customers --source-system erp $(SAMPLE_DIR)/customers.csv
+	$(DSYNC) produce --topic orders.submissions --source-system order-intake $(SAMPLE_DIR)/orders.jsonl
 
 fmt:
 	$(CARGO) fmt --all
@@ -75,3 +90,23 @@ bench: up
 	$(TARGET_DIR)/release/dsync roundtrip --records 100000
 	$(CARGO) bench -p dsync-events
 	$(CARGO) bench -p dsync-x12 --bench parse
+	$(MAKE) bench-inventory
+
+# order-intake over HTTP against the local stack, one instance in release: p50/p99 from request
+# to the accepted event on the topic at 1,000 orders/s (3 lines each), then sustained orders/s.
+.PHONY: bench-order-intake
+bench-order-intake: up
+	$(CARGO) build --release -p dsync-order-intake --bins
+	$(TARGET_DIR)/release/order-intake-bench --service-bin $(TARGET_DIR)/release/order-intake
+
+# inventory-projector: live movements/s with one instance, and the rebuild of 1,000,000
+# movements against a raw consume of the same topic (markdown table on stdout).
+bench-inventory: up
+	$(CARGO) build --release -p dsync-tests --bin inventory-bench
+	$(TARGET_DIR)/release/inventory-bench
+
+# edi-gateway: inbound throughput (X12 layer, the gateway's whole decision, with Avro encoding)
+# beside x12-types on the same file of 850s (markdown table on stdout; EDI_BENCH_MB sets the size).
+.PHONY: bench-edi-gateway
+bench-edi-gateway:
+	$(CARGO) bench -p dsync-edi-gateway --bench inbound

@@ -3,6 +3,9 @@
 //! data), a scripted handler whose behaviour each record's payload chooses, and the schema
 //! registry in-process on a fresh schemas topic ([`registry`]).
 
+pub mod edi;
+pub mod intake;
+pub mod inventory;
 pub mod registry;
 
 pub use registry::{RegistryClient, Reply, TestRegistry};

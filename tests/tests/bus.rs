@@ -737,3 +737,158 @@ async fn a_slow_partition_is_paused_and_resumed_without_losing_or_repeating_reco
     assert_eq!(offsets, (0..12).collect::<Vec<i64>>());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_reader_reads_from_an_offset_inside_a_batch_to_the_end_and_follows(
+) -> anyhow::Result<()> {
+    use dsync_bus::reader::{RangeReader, ReadFrom, ReadUntil};
+    let env = TestEnv::new();
+    let topic = env.topic("rr", 2).await?;
+    // One send_all: multi-record producer batches, so offset 17 is inside a batch.
+    let first: Vec<(&str, String)> = (0..40)
+        .map(|i| (if i % 2 == 0 { "a" } else { "b" }, format!("{i}|ok")))
+        .collect();
+    env.produce(&topic, &first).await?;
+    let ends = dsync_bus::reader::end_offsets(&env.settings, &topic).await?;
+    let p = *ends
+        .iter()
+        .max_by_key(|(_, e)| **e)
+        .map(|(p, _)| p)
+        .context("partition")?;
+    let end = ends[&p];
+    ensure!(end > 17, "partition {p} holds {end} records");
+
+    async fn drain(mut r: RangeReader) -> Vec<(i32, i64)> {
+        let mut out = Vec::new();
+        while let Some(rec) = r.next().await {
+            out.push((rec.partition, rec.offset));
+        }
+        out
+    }
+    let from17 = RangeReader::start(
+        &env.settings,
+        &topic,
+        ReadFrom::Offsets(vec![(p, 17)]),
+        ReadUntil::End,
+    )
+    .await?;
+    assert_eq!(from17.expected(), (end - 17) as u64);
+    let got = tokio::time::timeout(Duration::from_secs(30), drain(from17)).await?;
+    assert_eq!(got, (17..end).map(|o| (p, o)).collect::<Vec<_>>());
+
+    let all =
+        RangeReader::start(&env.settings, &topic, ReadFrom::Beginning, ReadUntil::End).await?;
+    assert_eq!(all.expected(), 40);
+    let got = tokio::time::timeout(Duration::from_secs(30), drain(all)).await?;
+    assert_eq!(got.len(), 40);
+
+    let at_end = RangeReader::start(
+        &env.settings,
+        &topic,
+        ReadFrom::Offsets(vec![(p, end)]),
+        ReadUntil::End,
+    )
+    .await?;
+    assert!(tokio::time::timeout(Duration::from_secs(30), drain(at_end))
+        .await?
+        .is_empty());
+    let beyond = RangeReader::start(
+        &env.settings,
+        &topic,
+        ReadFrom::Offsets(vec![(p, end + 1)]),
+        ReadUntil::End,
+    )
+    .await;
+    assert!(beyond.is_err(), "an offset beyond the end is refused");
+
+    let mut follow =
+        RangeReader::start(&env.settings, &topic, ReadFrom::End, ReadUntil::Forever).await?;
+    let later: Vec<(&str, String)> = (40..45).map(|i| ("a", format!("{i}|ok"))).collect();
+    env.produce(&topic, &later).await?;
+    let mut payloads = Vec::new();
+    while payloads.len() < 5 {
+        let r = tokio::time::timeout(Duration::from_secs(30), follow.next())
+            .await?
+            .context("follower ended")?;
+        payloads.push(payload_of(&r));
+    }
+    assert_eq!(
+        payloads,
+        (40..45).map(|i| format!("{i}|ok")).collect::<Vec<_>>(),
+        "only the records written after the start, in order"
+    );
+    follow.stop();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bounded_reader_reads_chosen_partitions_to_their_end_in_offset_order() -> anyhow::Result<()>
+{
+    let env = TestEnv::new();
+    let topic = env.topic("bounded", 3).await?;
+    let records: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("k{}", i % 17), format!("{i}|ok")))
+        .collect();
+    let refs: Vec<(&str, String)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    env.produce(&topic, &refs).await?;
+    let ends = dsync_bus::reader::end_offsets(&env.settings, &topic).await?;
+    let settings = env.settings.clone();
+    let t = topic.clone();
+    let (by_partition, read, reader_ends) = tokio::task::spawn_blocking(move || {
+        let mut r = dsync_bus::BoundedReader::open_blocking(
+            &settings,
+            &[(t.clone(), 0), (t.clone(), 2)],
+            Duration::from_secs(60),
+        )?;
+        let mut seen: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
+        while let Some(rec) = r.next()? {
+            assert_eq!(rec.topic(), t);
+            let payload = String::from_utf8_lossy(rec.payload().unwrap_or_default()).into_owned();
+            seen.entry(rec.partition())
+                .or_default()
+                .push((rec.offset(), payload));
+        }
+        let ends = r.end_offsets().clone();
+        Ok::<_, anyhow::Error>((seen, r.records_read(), ends))
+    })
+    .await??;
+    assert!(
+        !by_partition.contains_key(&1),
+        "partition 1 was not asked for"
+    );
+    let mut total = 0;
+    for (p, recs) in &by_partition {
+        let offsets: Vec<i64> = recs.iter().map(|(o, _)| *o).collect();
+        let want: Vec<i64> = (0..ends[p]).collect();
+        assert_eq!(
+            offsets, want,
+            "partition {p}: every record once, in offset order"
+        );
+        assert_eq!(reader_ends[&(topic.clone(), *p)], ends[p]);
+        total += recs.len();
+    }
+    assert_eq!(read as usize, total);
+    assert_eq!(total as i64, ends[&0] + ends[&2]);
+    // An empty partition set and empty partitions end at once.
+    let empty = env.topic("bounded-empty", 2).await?;
+    let settings = env.settings.clone();
+    let n = tokio::task::spawn_blocking(move || {
+        let mut r = dsync_bus::BoundedReader::open_topic_blocking(
+            &settings,
+            &empty,
+            2,
+            Duration::from_secs(30),
+        )?;
+        let mut n = 0;
+        while r.next()?.is_some() {
+            n += 1;
+        }
+        Ok::<_, anyhow::Error>(n)
+    })
+    .await??;
+    assert_eq!(n, 0);
+    Ok(())
+}

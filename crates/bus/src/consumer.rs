@@ -56,6 +56,17 @@ pub type HandlerResult = Result<Vec<OutboundRecord>, HandlerError>;
 pub trait Handler: Send + Sync + 'static {
     /// Processes one record and returns the outputs to publish (possibly none).
     fn handle(&self, record: &InboundRecord) -> impl Future<Output = HandlerResult> + Send;
+
+    /// Called on the poll thread when partitions are assigned, before any of their records is
+    /// handed to [`Handler::handle`]. Handlers that keep per-partition state drop any cached
+    /// copy here (another member may have changed it meanwhile) and restore it. Must not block
+    /// for long: spawn the work and let `handle` wait for it.
+    fn partitions_assigned(&self, _partitions: &[(String, i32)]) {}
+
+    /// Called on the poll thread after revoked partitions' workers finished (or were abandoned)
+    /// and their offsets were committed, and on shutdown; the partitions' records will be
+    /// handled elsewhere from now on.
+    fn partitions_revoked(&self, _partitions: &[(String, i32)]) {}
 }
 
 /// What to do with a poison record.
@@ -273,6 +284,7 @@ impl<H: Handler> ConsumerContext for LoopContext<H> {
                     self.shared.set_fatal(BusError::kafka("assign", e));
                     return;
                 }
+                self.shared.handler.partitions_assigned(&tps);
                 if let Err(e) = self.shared.start_partitions(&tps, &starts) {
                     error!(error = %e, "cannot start assigned partitions");
                     self.shared.set_fatal(e);
@@ -290,6 +302,7 @@ impl<H: Handler> ConsumerContext for LoopContext<H> {
                 info!(group = %self.shared.config.group_id, partitions = ?tps, lost = consumer.assignment_lost(), "partitions revoked");
                 self.shared
                     .retire_partitions(consumer, &tps, self.shared.config.revoke_deadline);
+                self.shared.handler.partitions_revoked(&tps);
                 if let Some(r) = &self.shared.readiness {
                     r.set(&self.shared.readiness_name(), false, "rebalancing");
                 }
@@ -307,6 +320,7 @@ impl<H: Handler> ConsumerContext for LoopContext<H> {
                 let tps: Vec<Tp> = lock(&self.shared.workers).keys().cloned().collect();
                 self.shared
                     .retire_partitions(consumer, &tps, self.shared.config.revoke_deadline);
+                self.shared.handler.partitions_revoked(&tps);
                 let _ = consumer.unassign();
             }
         }
@@ -1108,6 +1122,7 @@ fn poll_thread<H: Handler>(
     }
     let tps: Vec<Tp> = lock(&shared.workers).keys().cloned().collect();
     shared.retire_partitions(consumer, &tps, shared.config.shutdown_deadline);
+    shared.handler.partitions_revoked(&tps);
     consumer.unsubscribe();
     // Serve the resulting rebalance callbacks and leave the group promptly.
     let _ = consumer.poll(Duration::from_millis(100));

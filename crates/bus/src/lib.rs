@@ -27,5 +27,6 @@ pub use error::{BusError, ErrorClass, HandlerError};
 pub use headers::EventHeaders;
 pub use metrics::BusMetrics;
 pub use producer::{Delivered, EventProducer};
+pub use reader::{BoundedReader, RecordRef};
 pub use record::{InboundRecord, OutboundRecord};
 pub use settings::{KafkaSettings, SaslMechanism, SecurityProtocol};

@@ -1,4 +1,5 @@
-//! `dsync`: the pipeline's command-line tool.
+//! `dsync`: the pipeline's command-line tool (a thin wrapper over the `dsync_cli` library, plus
+//! the bus round-trip check).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,8 @@ use dsync_bus::{
     ensure_topics, BusMetrics, ConsumerConfig, ConsumerLoop, EventHeaders, EventProducer, Handler,
     HandlerResult, InboundRecord, KafkaSettings, OutboundRecord, TopicSpec,
 };
+use dsync_cli::{ConsumeArgs, ProduceArgs};
+use dsync_events::RegistrySettings;
 use dsync_telemetry::TelemetrySettings;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -20,6 +23,8 @@ use tracing::Instrument;
 struct Cli {
     #[command(flatten)]
     kafka: KafkaSettings,
+    #[command(flatten)]
+    registry: RegistrySettings,
     #[command(flatten)]
     telemetry: TelemetrySettings,
     #[command(subcommand)]
@@ -39,6 +44,29 @@ enum Command {
     },
     /// List topics and their partition counts.
     Topics,
+    /// Publish events from JSON lines or CSV (master data) through the schema registry: each
+    /// record is validated against its event type, metadata is filled in, and a bad record is
+    /// reported with its line number and field (the first one stops the run unless --skip-bad).
+    ///
+    /// CSV: a header row of field paths (customer_id, bill_to.city, ...); booleans Y/N, dates
+    /// YYYY-MM-DD, money as 12.50 or 12.50 USD (else the currency column), lists as entries
+    /// separated by ';' with a record's fields separated by ':' in schema order (units:
+    /// EA:1;CS:12;PL:720::N). See data/sample/README.md.
+    #[command(verbatim_doc_comment)]
+    Produce(ProduceArgs),
+    /// Print a topic's events, decoded through the schema registry, as JSON lines: from the
+    /// beginning (default), from offsets (--offset P:O), or following (--follow).
+    Consume(ConsumeArgs),
+    /// Write the sample data of a small distributor (customers, items, prices, locations as
+    /// CSV; orders as JSON lines). Deterministic for a seed.
+    SampleData {
+        /// Output directory.
+        #[arg(long, env = "DSYNC_SAMPLE_DIR", default_value = "data/sample")]
+        out: std::path::PathBuf,
+        /// Seed of the generator.
+        #[arg(long, env = "DSYNC_SAMPLE_SEED", default_value_t = dsync_cli::sample::DEFAULT_SEED)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -236,7 +264,7 @@ async fn roundtrip(kafka: KafkaSettings, a: RoundtripArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-#[allow(clippy::print_stdout)]
+#[allow(clippy::print_stdout, clippy::print_stderr)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -258,6 +286,43 @@ async fn main() -> anyhow::Result<()> {
             for (t, p) in topics {
                 println!("{t}\t{p}");
             }
+            Ok(())
+        }
+        Command::Produce(a) => {
+            let summary = dsync_cli::produce(&cli.kafka, &cli.registry, &a).await?;
+            for bad in &summary.bad {
+                eprintln!("{}:{bad}", summary.input);
+            }
+            println!("{summary}");
+            if !summary.is_clean() {
+                bail!(
+                    "{} bad record{} in {}",
+                    summary.bad.len(),
+                    if summary.bad.len() == 1 { "" } else { "s" },
+                    summary.input
+                );
+            }
+            Ok(())
+        }
+        Command::Consume(a) => {
+            let stop = CancellationToken::new();
+            let on_signal = stop.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    on_signal.cancel();
+                }
+            });
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let mut err = std::io::stderr();
+            let summary =
+                dsync_cli::consume(&cli.kafka, &cli.registry, &a, &mut out, &mut err, stop).await?;
+            drop(out);
+            eprintln!("{}: {summary}", a.topic);
+            Ok(())
+        }
+        Command::SampleData { out, seed } => {
+            let summary = dsync_cli::sample::generate(&out, seed)?;
+            println!("wrote {summary} into {}", out.display());
             Ok(())
         }
     }

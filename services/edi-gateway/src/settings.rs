@@ -1,0 +1,239 @@
+//! The service's settings: one clap struct, every flag with an environment variable, the common
+//! service flags flattened in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dsync_service::CommonSettings;
+
+use crate::GatewayError;
+
+/// Which interchanges become business events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum UsageMode {
+    /// Only production interchanges (ISA15 = P) become orders; test ones (T) are validated,
+    /// acknowledged and tracked, never turned into orders. Our documents carry ISA15 = P.
+    #[default]
+    Production,
+    /// A test environment: only test interchanges (ISA15 = T) become orders. Our documents
+    /// carry ISA15 = T.
+    Test,
+}
+
+impl UsageMode {
+    /// Whether an interchange with this usage drives business events in this mode.
+    pub fn drives_business(self, usage: dsync_x12::Usage) -> bool {
+        matches!(
+            (self, usage),
+            (UsageMode::Production, dsync_x12::Usage::Production)
+                | (UsageMode::Test, dsync_x12::Usage::Test)
+        )
+    }
+
+    /// ISA15 of the documents we originate (855).
+    pub fn usage(self) -> dsync_x12::Usage {
+        match self {
+            UsageMode::Production => dsync_x12::Usage::Production,
+            UsageMode::Test => dsync_x12::Usage::Test,
+        }
+    }
+}
+
+/// edi-gateway: X12 850 in (inbox folders and an upload endpoint) with 997/TA1
+/// acknowledgements, 855 out from order outcomes, partner profiles, control numbers, duplicate
+/// detection and tracking of partners' 997s.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "edi-gateway", version)]
+pub struct Settings {
+    /// Directory of partner profiles: one `<partner>.toml` or `<partner>.json` per trading
+    /// partner. Every file is validated at start-up; an invalid one stops the service with the
+    /// file and field named.
+    #[arg(
+        long = "profiles-dir",
+        env = "EDI_PROFILES_DIR",
+        default_value = "partners"
+    )]
+    pub profiles_dir: PathBuf,
+
+    /// Durable data directory: the archive of every received and sent document
+    /// (`archive/`), the write-ahead journal of work in progress (`journal/`), and the default
+    /// inbox/outbox folders of partners whose profile names none (`partners/<id>/...`).
+    #[arg(
+        long = "data-dir",
+        env = "EDI_DATA_DIR",
+        default_value = "/var/lib/distsync/edi-gateway"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Prefix of every topic name (`<prefix>orders.submissions`, ...); empty in production,
+    /// a unique value in tests.
+    #[arg(long = "topic-prefix", env = "TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+
+    /// Consumer group reading `orders.events` (order outcomes that drive 855s).
+    #[arg(
+        long = "consumer-group",
+        env = "EDI_CONSUMER_GROUP",
+        default_value = "edi-gateway"
+    )]
+    pub consumer_group: String,
+
+    /// Which interchanges become orders: `production` (ISA15 = P) or `test` (ISA15 = T).
+    #[arg(long = "usage-mode", env = "EDI_USAGE_MODE", value_enum, default_value_t = UsageMode::Production)]
+    pub usage_mode: UsageMode,
+
+    /// Listen address of the upload endpoint (`POST /partners/{id}/interchanges`); port 0
+    /// picks a free port.
+    #[arg(
+        long = "http-addr",
+        env = "EDI_HTTP_ADDR",
+        default_value = "127.0.0.1:8085"
+    )]
+    pub http_addr: SocketAddr,
+
+    /// API keys allowed to upload for any partner (comma-separated; sent as
+    /// `Authorization: Bearer <key>` or `X-Api-Key: <key>`). Partner-specific keys are given
+    /// as SHA-256 hashes in the profiles (`upload.api_key_sha256`). Never logged.
+    #[arg(
+        long = "upload-api-key",
+        env = "EDI_UPLOAD_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub upload_api_keys: Vec<String>,
+
+    /// Largest accepted upload, in bytes.
+    #[arg(long = "max-upload-bytes", env = "EDI_MAX_UPLOAD_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
+
+    /// How often inbox folders are scanned (e.g. `1s`, `250ms`). A file is taken once its size
+    /// and modification time are unchanged over one interval.
+    #[arg(long = "inbox-poll-interval", env = "EDI_INBOX_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration_arg)]
+    pub inbox_poll_interval: Duration,
+
+    /// How often sent documents are checked for an overdue 997.
+    #[arg(long = "overdue-sweep-interval", env = "EDI_OVERDUE_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration_arg)]
+    pub overdue_sweep_interval: Duration,
+
+    /// How often work left in the journal (after a broker outage) is retried.
+    #[arg(long = "journal-retry-interval", env = "EDI_JOURNAL_RETRY_INTERVAL", default_value = "5s", value_parser = parse_duration_arg)]
+    pub journal_retry_interval: Duration,
+
+    /// Time allowed to read `edi.documents` at start-up (rebuilding duplicate windows, control
+    /// numbers and sent documents).
+    #[arg(long = "state-load-timeout", env = "EDI_STATE_LOAD_TIMEOUT", default_value = "120s", value_parser = parse_duration_arg)]
+    pub state_load_timeout: Duration,
+
+    /// Common flags: Kafka, schema registry, telemetry, admin server.
+    #[command(flatten)]
+    pub common: CommonSettings,
+}
+
+impl Settings {
+    /// Checks what clap cannot.
+    pub fn validate(&self) -> Result<(), GatewayError> {
+        if self.inbox_poll_interval.is_zero() {
+            return Err(GatewayError::Config(
+                "--inbox-poll-interval (EDI_INBOX_POLL_INTERVAL) must be positive".into(),
+            ));
+        }
+        if self.overdue_sweep_interval.is_zero() {
+            return Err(GatewayError::Config(
+                "--overdue-sweep-interval (EDI_OVERDUE_SWEEP_INTERVAL) must be positive".into(),
+            ));
+        }
+        if self.journal_retry_interval.is_zero() {
+            return Err(GatewayError::Config(
+                "--journal-retry-interval (EDI_JOURNAL_RETRY_INTERVAL) must be positive".into(),
+            ));
+        }
+        if self.consumer_group.trim().is_empty() {
+            return Err(GatewayError::Config(
+                "--consumer-group (EDI_CONSUMER_GROUP) is empty".into(),
+            ));
+        }
+        if self.upload_api_keys.iter().any(|k| k.trim().len() < 16) {
+            return Err(GatewayError::Config(
+                "--upload-api-key (EDI_UPLOAD_API_KEYS): every key needs at least 16 characters"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
+/// Parses `500ms`, `30s`, `15m`, `24h`, `90d` (a number and a unit).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{s:?} has no unit (ms, s, m, h, d)"))?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} does not start with a number"))?;
+    let secs = |mult: u64| {
+        n.checked_mul(mult)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{s:?} is too large"))
+    };
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => secs(1),
+        "m" | "min" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
+        other => Err(format!("{s:?}: unknown unit {other:?} (ms, s, m, h, d)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_duration("24").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("3w").is_err());
+    }
+
+    #[test]
+    fn flags_parse_with_defaults() {
+        let s = Settings::try_parse_from([
+            "edi-gateway",
+            "--profiles-dir",
+            "p",
+            "--inbox-poll-interval",
+            "100ms",
+            "--upload-api-key",
+            "0123456789abcdef0123,fedcba9876543210fedc",
+        ])
+        .expect("parse");
+        assert_eq!(s.inbox_poll_interval, Duration::from_millis(100));
+        assert_eq!(s.upload_api_keys.len(), 2);
+        assert_eq!(s.usage_mode, UsageMode::Production);
+        assert!(s.validate().is_ok());
+        let mut bad = s.clone();
+        bad.upload_api_keys = vec!["short".into()];
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn usage_modes() {
+        use dsync_x12::Usage;
+        assert!(UsageMode::Production.drives_business(Usage::Production));
+        assert!(!UsageMode::Production.drives_business(Usage::Test));
+        assert!(UsageMode::Test.drives_business(Usage::Test));
+        assert!(!UsageMode::Test.drives_business(Usage::Production));
+    }
+}

@@ -1,0 +1,271 @@
+//! Rebuilding the state from the log, and the digests that prove two states equal.
+//!
+//! [`rebuild`] reads the journal, the reservation requests and the movements of the chosen
+//! partitions from the beginning and applies them with the same functions as the live
+//! service, in the same order: movements in offset order, each request right after the
+//! movement its journal record names (requests the live service never handled go last), so a
+//! rebuild of a caught-up projection is identical to it. Nothing is published.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use dsync_bus::{BoundedReader, KafkaSettings};
+use dsync_events::{AnyEvent, EventCodec, EventsError};
+use serde::Serialize;
+
+use crate::handlers::movements::{apply_movement, apply_snapshot};
+use crate::handlers::reservations::{apply_release, apply_reservation};
+use crate::handlers::{Ctx, Effects};
+use crate::projector::{parse_journal, restore_partition};
+use crate::settings::Topics;
+use crate::state::{digest_map, SkuState, StateSize};
+use crate::{ProjectorError, Settings};
+
+const READ_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RebuildReport {
+    /// SHA-256 digest of the rebuilt state.
+    pub digest: String,
+    /// Its size.
+    pub size: StateSize,
+    /// Movement records read.
+    pub movements: u64,
+    /// Request records read.
+    pub requests: u64,
+    /// Journal records read.
+    pub journal: u64,
+    /// Records skipped (undecodable or of other types).
+    pub skipped: u64,
+    /// Wall time.
+    pub elapsed_ms: u64,
+}
+
+/// Partition count of a topic.
+pub async fn partitions_of(kafka: &KafkaSettings, topic: &str) -> Result<i32, ProjectorError> {
+    dsync_bus::admin::topic_partitions(kafka, Some(topic))
+        .await?
+        .get(topic)
+        .copied()
+        .ok_or_else(|| ProjectorError::Config(format!("topic {topic} does not exist")))
+}
+
+fn decode(
+    rt: &tokio::runtime::Handle,
+    codec: &EventCodec,
+    payload: Option<&[u8]>,
+) -> Option<AnyEvent> {
+    let payload = payload?;
+    match rt.block_on(codec.decode_any(payload)) {
+        Ok(e) => Some(e),
+        Err(EventsError::UnknownEventType(_)) => None,
+        Err(e) => {
+            tracing::debug!(error = %e, "undecodable record skipped by the rebuild");
+            None
+        }
+    }
+}
+
+fn sku_of(e: &AnyEvent) -> Option<&str> {
+    match e {
+        AnyEvent::InventoryMovementRecorded(m) => Some(&m.sku),
+        AnyEvent::CycleCountSnapshot(m) => Some(&m.sku),
+        AnyEvent::ReservationRequested(m) => Some(&m.sku),
+        AnyEvent::ReservationReleaseRequested(m) => Some(&m.sku),
+        _ => None,
+    }
+}
+
+fn apply_one(ctx: &Ctx, skus: &mut HashMap<String, SkuState>, e: &AnyEvent, now: i64) -> bool {
+    let Some(sku) = sku_of(e) else { return false };
+    if !skus.contains_key(sku) {
+        skus.insert(sku.to_owned(), SkuState::default());
+    }
+    let Some(st) = skus.get_mut(sku) else {
+        return false;
+    };
+    let mut fx = Effects::silent();
+    match e {
+        AnyEvent::InventoryMovementRecorded(m) => apply_movement(ctx, st, m, now, &mut fx),
+        AnyEvent::CycleCountSnapshot(s) => apply_snapshot(ctx, st, s, &mut fx),
+        AnyEvent::ReservationRequested(r) => {
+            apply_reservation(ctx, st, r, &mut fx).unwrap_or(false)
+        }
+        AnyEvent::ReservationReleaseRequested(r) => apply_release(ctx, st, r, &mut fx),
+        _ => false,
+    }
+}
+
+/// Rebuilds the state of `partitions` (all when `None`) from the input topics and the journal.
+pub async fn rebuild(
+    kafka: &KafkaSettings,
+    topics: &Topics,
+    codec: &EventCodec,
+    ctx: &Ctx,
+    partitions: Option<Vec<i32>>,
+) -> Result<(HashMap<String, SkuState>, RebuildReport), ProjectorError> {
+    let n = partitions_of(kafka, &topics.movements).await?;
+    let parts: Vec<i32> = partitions.unwrap_or_else(|| (0..n).collect());
+    let has_requests = partitions_of(kafka, &topics.requests).await.is_ok();
+    let has_journal = partitions_of(kafka, &topics.journal).await.is_ok();
+    let (kafka, topics, codec, ctx) = (kafka.clone(), topics.clone(), codec.clone(), ctx.clone());
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut report = RebuildReport {
+            digest: String::new(),
+            size: StateSize::default(),
+            movements: 0,
+            requests: 0,
+            journal: 0,
+            skipped: 0,
+            elapsed_ms: 0,
+        };
+        // 1. Where each request was applied: (partition, request offset) -> movement cursor.
+        let mut cursors: HashMap<(i32, i64), i64> = HashMap::new();
+        if has_journal {
+            let tps: Vec<(String, i32)> =
+                parts.iter().map(|p| (topics.journal.clone(), *p)).collect();
+            let mut r = BoundedReader::open_blocking(&kafka, &tps, READ_TIMEOUT)?;
+            while let Some(rec) = r.next()? {
+                report.journal += 1;
+                if let Some((off, cur)) = rec.payload().and_then(parse_journal) {
+                    // The last record for a request wins (a retry after a failed save).
+                    cursors.insert((rec.partition(), off), cur);
+                }
+            }
+        }
+        // 2. The requests, decoded, per partition in offset order.
+        let mut requests: HashMap<i32, VecDeque<(i64, AnyEvent)>> = HashMap::new();
+        if has_requests {
+            let tps: Vec<(String, i32)> = parts
+                .iter()
+                .map(|p| (topics.requests.clone(), *p))
+                .collect();
+            let mut r = BoundedReader::open_blocking(&kafka, &tps, READ_TIMEOUT)?;
+            while let Some(rec) = r.next()? {
+                report.requests += 1;
+                match decode(&rt, &codec, rec.payload()) {
+                    Some(e) => {
+                        requests
+                            .entry(rec.partition())
+                            .or_default()
+                            .push_back((rec.offset(), e));
+                    }
+                    None => report.skipped += 1,
+                }
+            }
+        }
+        let cursor_of = |p: i32, off: i64| cursors.get(&(p, off)).copied().unwrap_or(i64::MAX);
+        // A request without a journal record before a journaled one was refused live (poison):
+        // it never touched the state.
+        for (p, q) in requests.iter_mut() {
+            let last_journaled = q
+                .iter()
+                .rev()
+                .find(|(o, _)| cursors.contains_key(&(*p, *o)))
+                .map(|(o, _)| *o);
+            if let Some(last) = last_journaled {
+                q.retain(|(o, _)| *o > last || cursors.contains_key(&(*p, *o)));
+            }
+        }
+        // 3. The movements, with each request applied after the movement it followed live.
+        let mut skus: HashMap<String, SkuState> = HashMap::new();
+        let now = chrono::Utc::now().timestamp_millis();
+        let tps: Vec<(String, i32)> = parts
+            .iter()
+            .map(|p| (topics.movements.clone(), *p))
+            .collect();
+        let mut r = BoundedReader::open_blocking(&kafka, &tps, READ_TIMEOUT)?;
+        while let Some(rec) = r.next()? {
+            report.movements += 1;
+            let (p, off) = (rec.partition(), rec.offset());
+            if let Some(q) = requests.get_mut(&p) {
+                while q.front().is_some_and(|(ro, _)| cursor_of(p, *ro) < off) {
+                    if let Some((_, e)) = q.pop_front() {
+                        apply_one(&ctx, &mut skus, &e, now);
+                    }
+                }
+            }
+            match decode(&rt, &codec, rec.payload()) {
+                Some(e) => {
+                    apply_one(&ctx, &mut skus, &e, now);
+                }
+                None => report.skipped += 1,
+            }
+        }
+        let mut rest: Vec<(i32, VecDeque<(i64, AnyEvent)>)> = requests.into_iter().collect();
+        rest.sort_by_key(|(p, _)| *p);
+        for (_, q) in rest {
+            for (_, e) in q {
+                apply_one(&ctx, &mut skus, &e, now);
+            }
+        }
+        for st in skus.values() {
+            report.size.add(st);
+        }
+        report.digest = digest_map(&skus);
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok((skus, report))
+    })
+    .await
+    .map_err(|e| ProjectorError::Internal(e.to_string()))?
+}
+
+/// The `--rebuild` mode: rebuilds every partition with the service's settings.
+pub async fn rebuild_from_settings(settings: &Settings) -> Result<RebuildReport, ProjectorError> {
+    let codec = EventCodec::from_settings(&settings.common.registry)?;
+    let ctx = settings.ctx()?;
+    let (_, report) = rebuild(
+        &settings.common.kafka,
+        &settings.topics(),
+        &codec,
+        &ctx,
+        None,
+    )
+    .await?;
+    Ok(report)
+}
+
+/// Digest of the state saved in the changelog (every partition): the live projection as
+/// persisted.
+pub async fn changelog_digest(
+    kafka: &KafkaSettings,
+    topics: &Topics,
+) -> Result<(String, StateSize), ProjectorError> {
+    let n = partitions_of(kafka, &topics.state).await?;
+    let (kafka, topic) = (kafka.clone(), topics.state.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut all = HashMap::new();
+        for p in 0..n {
+            let (skus, _) = restore_partition(&kafka, &topic, p)?;
+            all.extend(skus);
+        }
+        let mut size = StateSize::default();
+        for st in all.values() {
+            size.add(st);
+        }
+        Ok((digest_map(&all), size))
+    })
+    .await
+    .map_err(|e| ProjectorError::Internal(e.to_string()))?
+}
+
+/// Reads every record of `topic` once without decoding (the benchmark's baseline): records
+/// and payload bytes.
+pub async fn raw_consume(kafka: &KafkaSettings, topic: &str) -> Result<(u64, u64), ProjectorError> {
+    let n = partitions_of(kafka, topic).await?;
+    let (kafka, topic) = (kafka.clone(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let mut r = BoundedReader::open_topic_blocking(&kafka, &topic, n, READ_TIMEOUT)?;
+        let (mut records, mut bytes) = (0u64, 0u64);
+        while let Some(rec) = r.next()? {
+            records += 1;
+            bytes += rec.payload().map_or(0, |p| p.len() as u64);
+        }
+        Ok((records, bytes))
+    })
+    .await
+    .map_err(|e| ProjectorError::Internal(e.to_string()))?
+}

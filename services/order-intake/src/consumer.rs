@@ -1,0 +1,253 @@
+//! The submissions consumer: one [`Handler`] over `orders.submissions` (keyed by customer), run
+//! by the consumer group, so each customer's submissions are validated by exactly one
+//! instance at a time, one after the other: the single writer of the customer's duplicate
+//! indexes and credit exposure.
+//!
+//! For each submission: catch up with the order history when the partition was just assigned
+//! (the previous owner's outcomes must be known), decode, classify against the history
+//! (new / redelivery / duplicate / conflict), validate a new order, publish the outcome to
+//! `orders.events` and wait for the broker's acknowledgement, then record it in memory and
+//! wake the HTTP call waiting for it. The handler publishes itself (rather than returning the
+//! records to the bus) so it knows when the outcome is durable; the bus commits the offset
+//! after the handler returns.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Utc;
+use dsync_bus::{Handler, HandlerError, HandlerResult, InboundRecord};
+use dsync_events::{AnyEvent, OrderChannel, OrderSubmitted};
+use tracing::{debug, info};
+
+use crate::core::{lock, read, Core};
+use crate::handlers::order_events::{CONTENT_HASH_HEADER, SUBMISSION_HEADER};
+use crate::handlers::submissions::{
+    classify, content_hash, decide, duplicate_event_id, duplicate_report, outcome_event_id,
+    Decision, History, OutcomeMeta, Prior,
+};
+use crate::state::ledger::PartnerPoKey;
+use crate::state::OrderRecord;
+use crate::IntakeError;
+
+/// The handler of `orders.submissions`.
+#[derive(Debug)]
+pub struct SubmissionHandler {
+    core: Arc<Core>,
+    /// Last offset handled per partition in this process: a record that does not follow it
+    /// means the partition was (re)assigned and another instance may have written since.
+    last: Mutex<HashMap<i32, i64>>,
+}
+
+impl SubmissionHandler {
+    /// A handler over the shared core.
+    pub fn new(core: Arc<Core>) -> Self {
+        Self {
+            core,
+            last: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Handler for SubmissionHandler {
+    async fn handle(&self, record: &InboundRecord) -> HandlerResult {
+        let arrived = Instant::now();
+        let follows = lock(&self.last)
+            .get(&record.partition)
+            .is_some_and(|last| *last + 1 == record.offset);
+        if !follows {
+            self.core
+                .catch_up_since(arrived)
+                .await
+                .map_err(HandlerError::from)?;
+        }
+        let event = self
+            .core
+            .codec
+            .decode_record(record)
+            .await
+            .map_err(HandlerError::from)?;
+        let AnyEvent::OrderSubmitted(sub) = event else {
+            return Err(HandlerError::poison(format!(
+                "{} is not an OrderSubmitted",
+                event.record_name()
+            )));
+        };
+        process(&self.core, record, sub)
+            .await
+            .map_err(HandlerError::from)?;
+        lock(&self.last).insert(record.partition, record.offset);
+        Ok(vec![])
+    }
+}
+
+fn channel_label(c: OrderChannel) -> &'static str {
+    c.as_str()
+}
+
+/// Validates one submission and publishes its outcome (or its duplicate report).
+#[tracing::instrument(skip_all, fields(order_id = %sub.order_id, correlation_id = %sub.metadata.correlation_id, customer_id = %sub.customer_id))]
+async fn process(
+    core: &Core,
+    record: &InboundRecord,
+    sub: OrderSubmitted,
+) -> Result<(), IntakeError> {
+    let started = Instant::now();
+    let submission_id = if sub.metadata.event_id.is_empty() {
+        record.headers.event_id.clone()
+    } else {
+        sub.metadata.event_id.to_string()
+    };
+    let correlation_id = if sub.metadata.correlation_id.is_empty() {
+        record.headers.correlation_id.clone()
+    } else {
+        sub.metadata.correlation_id.to_string()
+    };
+    let hash = content_hash(&sub);
+    let known = {
+        let h = read(&core.history);
+        h.order(&sub.order_id)
+            .or_else(|| h.by_key(&sub.customer_id, &sub.idempotency_key))
+    };
+    let channel = channel_label(sub.channel);
+    let prior = classify(known, &submission_id, &hash);
+    let (original, conflict) = match prior {
+        Prior::New => (None, false),
+        Prior::Redelivery(rec) => {
+            debug!("submission already decided; its outcome is on the broker");
+            core.announce(&rec);
+            return Ok(());
+        }
+        Prior::Duplicate(rec) => (Some(rec), false),
+        Prior::Conflict(rec) => (Some(rec), true),
+    };
+    let traceparent = record.headers.traceparent.as_deref();
+    if let Some(original) = original {
+        let outcome = if conflict { "conflict" } else { "duplicate" };
+        core.metrics
+            .orders
+            .with_label_values(&[outcome, channel])
+            .inc();
+        info!(
+            original_order_id = %original.order_id,
+            original_status = original.status(),
+            outcome,
+            "submission of an order already decided: reported, not processed again"
+        );
+        if sub.channel == OrderChannel::Edi {
+            let meta = OutcomeMeta {
+                event_id: duplicate_event_id(&submission_id),
+                occurred_at: Utc::now(),
+                correlation_id: correlation_id.clone(),
+                causation_id: submission_id.clone(),
+            };
+            let report = duplicate_report(&sub, &submission_id, &original, conflict, &meta);
+            let out = core
+                .codec
+                .outbound(
+                    &core.topics.exceptions,
+                    report.aggregate_id.as_bytes().to_vec(),
+                    &report,
+                    traceparent,
+                )
+                .await?;
+            core.producer.send(&out).await?;
+        }
+        core.announce(&original);
+        return Ok(());
+    }
+
+    let meta = OutcomeMeta {
+        event_id: outcome_event_id(&submission_id),
+        occurred_at: Utc::now(),
+        correlation_id,
+        causation_id: submission_id.clone(),
+    };
+    let decision = {
+        let md = read(&core.master);
+        let h = read(&core.history);
+        let balance_as_of = md
+            .customer(&sub.customer_id)
+            .map_or(0, |c| c.balance_as_of.timestamp_millis());
+        let history = History {
+            open_orders_value: h.open_orders_value(&sub.customer_id, balance_as_of),
+            partner_po_accepted_as: sub
+                .partner_po
+                .as_ref()
+                .and_then(|p| h.accepted_partner_po(&PartnerPoKey::of(p)))
+                .filter(|r| r.order_id != sub.order_id)
+                .map(|r| r.order_id.clone()),
+        };
+        decide(&sub, &md, &history, &core.policy, &meta)
+    };
+    core.metrics
+        .validation_duration
+        .with_label_values(&[channel])
+        .observe(started.elapsed().as_secs_f64());
+    let key = sub.order_id.as_bytes().to_vec();
+    let (out, rec) = match decision {
+        Decision::Accepted(a) => {
+            let out = core
+                .codec
+                .outbound(&core.topics.events, key, a.as_ref(), traceparent)
+                .await?;
+            (
+                out,
+                OrderRecord::accepted(*a, Some(hash.clone()), Some(submission_id.clone())),
+            )
+        }
+        Decision::Rejected(r) => {
+            let out = core
+                .codec
+                .outbound(&core.topics.events, key, r.as_ref(), traceparent)
+                .await?;
+            (
+                out,
+                OrderRecord::rejected(*r, Some(hash.clone()), Some(submission_id.clone())),
+            )
+        }
+    };
+    let out = out
+        .with_header(CONTENT_HASH_HEADER, hash)
+        .with_header(SUBMISSION_HEADER, submission_id);
+    core.producer.send(&out).await?;
+    let held = core.record_outcome(rec);
+    let m = &core.metrics;
+    match &held.outcome {
+        crate::state::Outcome::Accepted(a) => {
+            m.orders.with_label_values(&["accepted", channel]).inc();
+            for l in &a.lines {
+                if matches!(
+                    l.price_flag,
+                    dsync_events::PriceFlag::SubmittedHigher
+                        | dsync_events::PriceFlag::SubmittedLower
+                ) {
+                    m.price_flags
+                        .with_label_values(&[l.price_flag.as_str()])
+                        .inc();
+                }
+            }
+            info!(
+                total = a.order_total.amount_minor,
+                lines = a.lines.len(),
+                "order accepted"
+            );
+        }
+        crate::state::Outcome::Rejected(r) => {
+            m.orders.with_label_values(&["rejected", channel]).inc();
+            for reason in &r.reasons {
+                m.rejection_reasons
+                    .with_label_values(&[reason.code.as_str()])
+                    .inc();
+            }
+            info!(reasons = ?r.reasons.iter().map(|x| x.code.as_str()).collect::<Vec<_>>(), "order rejected");
+        }
+    }
+    let age = (Utc::now() - sub.metadata.occurred_at)
+        .to_std()
+        .unwrap_or_default();
+    m.intake_latency
+        .with_label_values(&[channel])
+        .observe(age.as_secs_f64());
+    Ok(())
+}

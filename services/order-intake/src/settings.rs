@@ -1,0 +1,228 @@
+//! The service's settings: one clap struct, every flag with an environment variable, the
+//! shared Kafka / registry / telemetry / admin flags flattened from [`CommonSettings`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dsync_bus::PoisonPolicy;
+use dsync_service::CommonSettings;
+
+use crate::IntakeError;
+
+/// What to do with a line whose submitted price differs from the resolved one beyond the
+/// tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PriceMismatchPolicy {
+    /// Accept at the resolved price; the line carries `price_flag` SUBMITTED_HIGHER/LOWER.
+    #[default]
+    Flag,
+    /// Reject the order (`PRICE_MISMATCH` on the line).
+    Reject,
+}
+
+/// One credential accepted by the API: a client name (recorded as `submitted_by`) and its secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// Client name.
+    pub name: String,
+    /// The API key or bearer token.
+    pub secret: String,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("name", &self.name)
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+fn parse_credential(s: &str) -> Result<Credential, String> {
+    match s.split_once(':') {
+        Some((name, secret)) if !name.trim().is_empty() && !secret.trim().is_empty() => {
+            Ok(Credential {
+                name: name.trim().to_owned(),
+                secret: secret.trim().to_owned(),
+            })
+        }
+        _ => Err("expected <client name>:<secret>".to_owned()),
+    }
+}
+
+/// Parses `500ms`, `2s`, `1m` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("bad duration unit in {s:?} (ms, s, m)")),
+    }
+}
+
+/// order-intake: the order API (HTTP, idempotency keys) and the validation of every submitted
+/// order (HTTP and EDI) against ERP master data, credit and available-to-promise.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "order-intake", version)]
+pub struct Settings {
+    /// Listen address of the order API; port 0 picks a free port.
+    #[arg(
+        long = "listen-addr",
+        env = "LISTEN_ADDR",
+        default_value = "127.0.0.1:8090"
+    )]
+    pub listen_addr: SocketAddr,
+
+    /// Prefix put in front of every topic name (`<prefix>orders.submissions`, ...): isolated
+    /// environments and tests on a shared cluster. Empty in production.
+    #[arg(long = "topic-prefix", env = "TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+
+    /// Consumer group of the submissions consumer; every instance of one deployment uses the
+    /// same group, so each customer's submissions have exactly one validating instance.
+    #[arg(long = "group-id", env = "GROUP_ID", default_value = "order-intake")]
+    pub group_id: String,
+
+    /// API keys accepted in the `X-API-Key` header, comma-separated `<client>:<key>` (the
+    /// client name is recorded as `submitted_by`).
+    #[arg(long = "api-keys", env = "API_KEYS", value_delimiter = ',', value_parser = parse_credential, hide_env_values = true)]
+    pub api_keys: Vec<Credential>,
+
+    /// Bearer tokens accepted in the `Authorization` header, comma-separated `<client>:<token>`.
+    #[arg(long = "bearer-tokens", env = "BEARER_TOKENS", value_delimiter = ',', value_parser = parse_credential, hide_env_values = true)]
+    pub bearer_tokens: Vec<Credential>,
+
+    /// Largest request body accepted, in bytes (413 above).
+    #[arg(long = "max-body-bytes", env = "MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Most lines accepted in one order (422 above).
+    #[arg(long = "max-lines", env = "MAX_LINES", default_value_t = 1000)]
+    pub max_lines: usize,
+
+    /// How long `POST /v1/orders` waits for the validation result before answering 202 with
+    /// the status URL (e.g. `2s`, `500ms`).
+    #[arg(long = "result-wait", env = "RESULT_WAIT", default_value = "2s", value_parser = parse_duration)]
+    pub result_wait: Duration,
+
+    /// Tolerance, in percent of the resolved price, within which a submitted unit price counts
+    /// as matching.
+    #[arg(
+        long = "price-tolerance-percent",
+        env = "PRICE_TOLERANCE_PERCENT",
+        default_value_t = 1.0
+    )]
+    pub price_tolerance_percent: f64,
+
+    /// What a submitted price beyond the tolerance does: `flag` (accept, flagged on the line)
+    /// or `reject` (PRICE_MISMATCH).
+    #[arg(long = "price-mismatch", env = "PRICE_MISMATCH", value_enum, default_value_t = PriceMismatchPolicy::Flag)]
+    pub price_mismatch: PriceMismatchPolicy,
+
+    /// A submission this instance published and that has no outcome after this long counts
+    /// as stuck in validation (gauge `dsync_order_intake_orders_stuck_in_validation`).
+    #[arg(long = "stuck-after", env = "STUCK_AFTER", default_value = "60s", value_parser = parse_duration)]
+    pub stuck_after: Duration,
+
+    /// How long start-up waits for the master data and order history to load, and a newly
+    /// assigned submissions partition waits to catch up with the outcomes of its previous
+    /// owner.
+    #[arg(long = "load-timeout", env = "LOAD_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    pub load_timeout: Duration,
+
+    /// `fetch.wait.max.ms` of the submissions consumer. Some brokers (tansu) hold every fetch
+    /// this long even when data is ready, so it bounds the time a submission waits to be
+    /// validated; on Apache Kafka fetches return as soon as data arrives.
+    #[arg(
+        long = "consumer-fetch-wait-ms",
+        env = "CONSUMER_FETCH_WAIT_MS",
+        default_value_t = 2
+    )]
+    pub consumer_fetch_wait_ms: u32,
+
+    /// What happens to a submission that can never be decoded: `skip` (dead-letter it, the
+    /// customer's later orders go on) or `park-key` (dead-letter the customer's later
+    /// submissions too, until the replay tool re-drives them).
+    #[arg(long = "poison-policy", env = "POISON_POLICY", value_enum, default_value_t = PoisonPolicy::Skip)]
+    pub poison_policy: PoisonPolicy,
+
+    /// Kafka, schema registry, telemetry and admin server.
+    #[command(flatten)]
+    pub common: CommonSettings,
+}
+
+impl Settings {
+    /// Checks the combination, naming the flag at fault.
+    pub fn validate(&self) -> Result<(), IntakeError> {
+        if self.api_keys.is_empty() && self.bearer_tokens.is_empty() {
+            return Err(IntakeError::Config(
+                "no credentials: set --api-keys (API_KEYS) and/or --bearer-tokens (BEARER_TOKENS); every request must be authenticated".into(),
+            ));
+        }
+        if self.group_id.trim().is_empty() {
+            return Err(IntakeError::Config("--group-id (GROUP_ID) is empty".into()));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(IntakeError::Config(
+                "--max-body-bytes (MAX_BODY_BYTES) must be at least 1024".into(),
+            ));
+        }
+        if self.max_lines == 0 {
+            return Err(IntakeError::Config(
+                "--max-lines (MAX_LINES) must be at least 1".into(),
+            ));
+        }
+        if !(0.0..=100.0).contains(&self.price_tolerance_percent) {
+            return Err(IntakeError::Config(
+                "--price-tolerance-percent (PRICE_TOLERANCE_PERCENT) must be between 0 and 100"
+                    .into(),
+            ));
+        }
+        self.common.kafka.validate()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn defaults_flags_and_validation() {
+        let s = Settings::try_parse_from(["order-intake", "--api-keys", "shop:k1,crm:k2"])
+            .expect("parse");
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:8090");
+        assert_eq!(s.result_wait, Duration::from_secs(2));
+        assert_eq!(s.api_keys.len(), 2);
+        assert_eq!(s.api_keys[1].name, "crm");
+        assert!(s.validate().is_ok());
+        assert!(!format!("{s:?}").contains("k1"), "secrets leak in Debug");
+
+        let none = Settings::try_parse_from(["order-intake"]).expect("parse");
+        let err = none.validate().expect_err("no credentials").to_string();
+        assert!(err.contains("--api-keys"), "{err}");
+
+        assert!(Settings::try_parse_from(["x", "--api-keys", "nosecret"]).is_err());
+        let s = Settings::try_parse_from([
+            "x",
+            "--bearer-tokens",
+            "a:b",
+            "--result-wait",
+            "250ms",
+            "--price-mismatch",
+            "reject",
+            "--topic-prefix",
+            "t1.",
+        ])
+        .expect("flags");
+        assert_eq!(s.result_wait, Duration::from_millis(250));
+        assert_eq!(s.price_mismatch, PriceMismatchPolicy::Reject);
+        assert_eq!(s.topic_prefix, "t1.");
+    }
+}
