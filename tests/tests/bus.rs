@@ -399,6 +399,28 @@ async fn outputs_by_partition(
     Ok(m)
 }
 
+/// A child process that is killed if the test ends early (no leaked relays).
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    fn take(&mut self) -> Option<std::process::Child> {
+        self.0.take()
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 fn bus_relay(env: &TestEnv, from: &str, to: &str, group: &str) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_bus-relay"));
     c.args(["--from", from, "--to", to, "--group", group])
@@ -423,13 +445,14 @@ async fn sigterm_during_a_burst_commits_exactly_what_was_processed() -> anyhow::
     env.produce(&input, &refs).await?;
     let group = env.unique("st");
 
-    let mut child = bus_relay(&env, &input, &output, &group).spawn()?;
+    let mut child = KillOnDrop(Some(bus_relay(&env, &input, &output, &group).spawn()?));
     env.wait_for(&output, 300, WAIT).await?;
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()?;
     ensure!(status.success(), "kill failed");
-    let exit = tokio::task::spawn_blocking(move || child.wait()).await??;
+    let mut process = child.take().context("child")?;
+    let exit = tokio::task::spawn_blocking(move || process.wait()).await??;
     assert!(exit.success(), "graceful stop exits 0, got {exit:?}");
 
     let committed = env.committed(&group, &input).await?;
@@ -453,12 +476,14 @@ async fn sigterm_during_a_burst_commits_exactly_what_was_processed() -> anyhow::
     assert!(processed_total < n, "the stop happened during the burst");
 
     // A restarted relay finishes the rest, none twice.
-    let mut child = bus_relay(&env, &input, &output, &group).spawn()?;
-    env.wait_for(&output, n, WAIT).await?;
+    let mut child = KillOnDrop(Some(bus_relay(&env, &input, &output, &group).spawn()?));
+    // Behaviour, not speed: the rest may take a while on a loaded machine.
+    env.wait_for(&output, n, Duration::from_secs(300)).await?;
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()?;
-    let _ = tokio::task::spawn_blocking(move || child.wait()).await??;
+    let mut process = child.take().context("child")?;
+    let _ = tokio::task::spawn_blocking(move || process.wait()).await??;
     let outs = outputs_by_partition(&env, &output).await?;
     let total: usize = outs.values().map(BTreeMap::len).sum();
     assert_eq!(total, n, "every record processed");
