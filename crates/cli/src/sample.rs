@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use dsync_bus::EventHeaders;
 use serde_json::{json, Value};
 
 use crate::CliError;
@@ -1659,11 +1658,8 @@ fn expected_price(it: &Item, unit: &Unit, c: &Customer, contracts: &Contracts) -
     }
 }
 
-/// The order id order-intake gives a customer's idempotency key (its `order_id_for`: UUIDv5 of
-/// `<customer_id>\n<key>` in the `distsync.order-id` namespace; a test keeps the two equal).
-fn order_id(customer: &str, key: &str) -> String {
-    EventHeaders::deterministic_id("distsync.order-id", &format!("{customer}\n{key}"))
-}
+/// The order id order-intake gives a customer's idempotency key.
+use dsync_events::order_id_for as order_id;
 
 #[allow(clippy::too_many_lines)]
 fn orders_jsonl(

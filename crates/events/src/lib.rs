@@ -38,3 +38,14 @@ pub use types::*;
 pub use apache_avro;
 /// The string type of the generated types' `string` fields (inline up to 24 bytes).
 pub use compact_str::{self, format_compact, CompactString, ToCompactString};
+
+/// The order id of a customer's idempotency key: UUIDv5 of `<customer_id>\n<key>` in the
+/// `distsync.order-id` namespace. Every submission of the key (HTTP retries, a resent EDI PO, its
+/// cancellation and 855) names the same order; order-intake, the edi-gateway and the tools all
+/// use this one definition.
+pub fn order_id_for(customer_id: &str, idempotency_key: &str) -> String {
+    dsync_bus::EventHeaders::deterministic_id(
+        "distsync.order-id",
+        &format!("{customer_id}\n{idempotency_key}"),
+    )
+}

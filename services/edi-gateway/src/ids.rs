@@ -119,15 +119,8 @@ pub fn idempotency_key(partner_id: &str, po_number: &str, release: Option<&str>)
     }
 }
 
-/// The order id of a submission: UUIDv5 of `<customer_id>\n<idempotency key>` in the
-/// `distsync.order-id` namespace (order-intake's formula, so an EDI order, its cancellation and
-/// its 855 all name the same order).
-pub fn order_id(customer_id: &str, idempotency_key: &str) -> String {
-    EventHeaders::deterministic_id(
-        "distsync.order-id",
-        &format!("{customer_id}\n{idempotency_key}"),
-    )
-}
+/// The order id of a submission (the one definition, shared with order-intake).
+pub use dsync_events::order_id_for as order_id;
 
 /// The id of a business exception: deterministic from its kind and the document concerned, so
 /// re-detecting it (after a restart) updates the same exception.

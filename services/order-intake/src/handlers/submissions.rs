@@ -54,14 +54,7 @@ pub const SOURCE_SYSTEM: &str = "order-intake";
 /// Namespace of the deterministic ids of order-intake's outputs.
 const ID_NAMESPACE: &str = "order-intake";
 
-/// The order id of a customer's idempotency key: UUIDv5 of `<customer_id>\n<key>`, so every
-/// submission of the key (HTTP retries, a resent EDI PO) names the same order.
-pub fn order_id_for(customer_id: &str, idempotency_key: &str) -> String {
-    EventHeaders::deterministic_id(
-        "distsync.order-id",
-        &format!("{customer_id}\n{idempotency_key}"),
-    )
-}
+pub use dsync_events::order_id_for;
 
 /// The event id of the outcome (`OrderAccepted` / `OrderRejected`) of a submission.
 pub fn outcome_event_id(submission_event_id: &str) -> String {
