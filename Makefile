@@ -85,9 +85,10 @@ test-only:
 test: bootstrap
 	@scripts/test.sh
 
-bench: up
+# Broker-bound benchmarks each run on a private fresh stack (scripts/bench-stack.sh says why).
+bench: bootstrap
 	$(CARGO) build --release -p dsync-cli
-	$(TARGET_DIR)/release/dsync roundtrip --records 100000
+	scripts/bench-stack.sh $(TARGET_DIR)/release/dsync roundtrip --records 100000
 	$(CARGO) bench -p dsync-events
 	$(CARGO) bench -p dsync-x12 --bench parse
 	$(MAKE) bench-inventory
@@ -95,15 +96,15 @@ bench: up
 # order-intake over HTTP against the local stack, one instance in release: p50/p99 from request
 # to the accepted event on the topic at 1,000 orders/s (3 lines each), then sustained orders/s.
 .PHONY: bench-order-intake
-bench-order-intake: up
+bench-order-intake: bootstrap
 	$(CARGO) build --release -p dsync-order-intake --bins
-	$(TARGET_DIR)/release/order-intake-bench --service-bin $(TARGET_DIR)/release/order-intake
+	scripts/bench-stack.sh $(TARGET_DIR)/release/order-intake-bench --service-bin $(TARGET_DIR)/release/order-intake
 
 # inventory-projector: live movements/s with one instance, and the rebuild of 1,000,000
 # movements against a raw consume of the same topic (markdown table on stdout).
-bench-inventory: up
+bench-inventory: bootstrap
 	$(CARGO) build --release -p dsync-tests --bin inventory-bench
-	$(TARGET_DIR)/release/inventory-bench
+	scripts/bench-stack.sh $(TARGET_DIR)/release/inventory-bench
 
 # edi-gateway: inbound throughput (X12 layer, the gateway's whole decision, with Avro encoding)
 # beside x12-types on the same file of 850s (markdown table on stdout; EDI_BENCH_MB sets the size).

@@ -157,6 +157,7 @@ pub struct ScriptedHandler {
     out_topic: String,
     attempts: Mutex<HashMap<(String, i32, i64), u32>>,
     seen: Mutex<Vec<Seen>>,
+    durable: Mutex<Vec<(i32, i64)>>,
     fixed: AtomicBool,
 }
 
@@ -167,6 +168,7 @@ impl ScriptedHandler {
             out_topic: out_topic.into(),
             attempts: Mutex::new(HashMap::new()),
             seen: Mutex::new(Vec::new()),
+            durable: Mutex::new(Vec::new()),
             fixed: AtomicBool::new(false),
         })
     }
@@ -174,6 +176,14 @@ impl ScriptedHandler {
     /// From now on `fatal` records are processed like `ok` ones (the bug was fixed).
     pub fn fix(&self) {
         self.fixed.store(true, Ordering::SeqCst);
+    }
+
+    /// (partition, offset) of every record the bus reported finished, in call order.
+    pub fn durable(&self) -> Vec<(i32, i64)> {
+        self.durable
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     /// Every attempt so far.
@@ -248,5 +258,12 @@ impl Handler for ScriptedHandler {
             format!("{}/{}/{}", record.topic, record.partition, record.offset),
         );
         Ok(vec![out])
+    }
+
+    fn durable(&self, record: &InboundRecord) {
+        self.durable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((record.partition, record.offset));
     }
 }

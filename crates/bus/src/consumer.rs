@@ -17,21 +17,32 @@
 //!   it into the dead-letter topic in order. Parked keys are recorded in the compacted topic
 //!   `<topic>.parked` (so they survive restarts and rebalances; the replay tool re-drives them
 //!   and clears the marker with a tombstone).
+//! * Pipelining (`max_in_flight` > 1): a worker hands a record's outputs to the producer and
+//!   goes on with the next record while the broker acknowledges them; acknowledgements are
+//!   settled in offset order ([`Handler::durable`], then the offset is stored), so the commit
+//!   rule is unchanged. A delivery that fails after later records were handled is fatal (the
+//!   handler's state is ahead of the log; a restart rebuilds it from the log).
+//! * Local delivery ([`LocalDelivery`]): a record this process produced to a topic it consumes
+//!   goes straight to its own worker when it is the next offset of a partition this member
+//!   owns, instead of waiting for the fetch; the fetched copy is then dropped as already seen.
+//!   Same single writer, same order, less latency.
 //! * Shutdown (SIGTERM/SIGINT through the caller's token): stop fetching, let each worker finish
 //!   the record in hand within the deadline (queued records are abandoned, uncommitted), commit
 //!   exactly what was processed, leave the group.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use dsync_telemetry::admin::Readiness;
+use futures::stream::{FuturesOrdered, StreamExt};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaResult;
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{Message, OwnedMessage, Timestamp};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
@@ -43,7 +54,7 @@ use crate::admin::{ensure_topics, topic_partitions, TopicSpec};
 use crate::dlq::{self, ParkedKeys};
 use crate::error::{ErrorClass, HandlerError};
 use crate::metrics::BusMetrics;
-use crate::producer::EventProducer;
+use crate::producer::{Delivered, EventProducer};
 use crate::quirks;
 use crate::record::{InboundRecord, OutboundRecord};
 use crate::{BusError, KafkaSettings};
@@ -67,6 +78,12 @@ pub trait Handler: Send + Sync + 'static {
     /// and their offsets were committed, and on shutdown; the partitions' records will be
     /// handled elsewhere from now on.
     fn partitions_revoked(&self, _partitions: &[(String, i32)]) {}
+
+    /// Called once a record is finished: the outputs [`Handler::handle`] returned for it were
+    /// acknowledged by the broker (or it was dead-lettered). Called in offset order per
+    /// partition, before the offset is stored. Handlers that pipeline (state updated in
+    /// `handle`, outputs still in flight) announce results here.
+    fn durable(&self, _record: &InboundRecord) {}
 }
 
 /// What to do with a poison record.
@@ -143,6 +160,10 @@ pub struct ConsumerConfig {
     pub commit_interval: Duration,
     /// Records buffered per partition before the partition is paused.
     pub partition_queue: usize,
+    /// Records per partition whose outputs may be awaiting the broker's acknowledgement at
+    /// once. 1 (the default) waits for each record's outputs before the next record and
+    /// retries a failed delivery in place; more pipelines (see the module docs).
+    pub max_in_flight: usize,
 }
 
 impl ConsumerConfig {
@@ -158,7 +179,15 @@ impl ConsumerConfig {
             revoke_deadline: Duration::from_secs(20),
             commit_interval: Duration::from_millis(200),
             partition_queue: 2048,
+            max_in_flight: 1,
         }
+    }
+
+    /// Sets how many records per partition may have outputs in flight (see
+    /// [`ConsumerConfig::max_in_flight`]).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
     }
 
     /// Sets the poison policy.
@@ -443,6 +472,7 @@ impl<H: Handler> Shared<H> {
                     next_expected: start.map_or(0, |s| s.process_from),
                     stash: VecDeque::new(),
                     paused: false,
+                    ahead: BTreeMap::new(),
                 },
             );
             offsets.insert(
@@ -523,8 +553,23 @@ impl<H: Handler> Shared<H> {
                     {
                         warn!(topic = %tp.0, partition = tp.1, "worker did not finish in time; abandoning its record (it stays uncommitted)");
                         // Forget the slot first so a late store from the aborted task is ignored.
-                        lock(&self.offsets).remove(&tp);
+                        let resume_at = lock(&self.offsets)
+                            .remove(&tp)
+                            .and_then(|e| e.next.or(e.committed))
+                            .unwrap_or(-1);
                         task.abort();
+                        if self.config.max_in_flight > 1 {
+                            // Pipelined: records whose outputs were never confirmed are in the
+                            // handler's state; only a restart from the log is safe.
+                            error!(topic = %tp.0, partition = tp.1, "pipelined outputs unconfirmed at the deadline; stopping");
+                            self.set_fatal(BusError::Fatal {
+                                topic: tp.0.clone(),
+                                partition: tp.1,
+                                offset: resume_at,
+                                message: "pipelined outputs not acknowledged within the deadline"
+                                    .into(),
+                            });
+                        }
                     }
                 }
             }
@@ -621,6 +666,7 @@ impl<H: Handler> Shared<H> {
         }
         let workers = lock(&self.workers);
         let Some(w) = workers.get(&tp) else { return };
+        flow.prune_ahead();
         // A worker that is momentarily behind gets a short wait (rebalance callbacks are only
         // delayed by it); pausing is for workers that stay behind, because resuming a paused
         // partition needs a batch-aligned seek.
@@ -637,7 +683,7 @@ impl<H: Handler> Shared<H> {
             }
         };
         match sent {
-            Ok(()) => {}
+            Ok(()) => flow.release_ahead(&w.tx),
             Err(mpsc::error::TrySendError::Full(m)) => {
                 flow.stash.push_back(m);
                 let mut tpl = TopicPartitionList::new();
@@ -649,6 +695,45 @@ impl<H: Handler> Shared<H> {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
+    }
+
+    /// Local delivery of a record this process produced (see [`LocalDelivery`]): handed to the
+    /// partition's worker when it is the next offset and nothing is stashed; kept aside
+    /// briefly when it is a little ahead (an earlier record's delivery report is still on its
+    /// way); otherwise left to the fetch.
+    fn inject(&self, m: OwnedMessage) -> bool {
+        let tp = (m.topic().to_owned(), m.partition());
+        let offset = m.offset();
+        let result = {
+            let mut flows = lock(&self.flows);
+            let workers = lock(&self.workers);
+            match (flows.get_mut(&tp), workers.get(&tp)) {
+                (Some(flow), Some(w))
+                    if !flow.paused && flow.stash.is_empty() && offset >= flow.next_expected =>
+                {
+                    if offset > flow.next_expected {
+                        if flow.ahead.len() < MAX_AHEAD {
+                            flow.ahead.insert(offset, m);
+                            "ahead"
+                        } else {
+                            "fetched"
+                        }
+                    } else if w.tx.try_send(m).is_ok() {
+                        flow.next_expected = offset + 1;
+                        flow.release_ahead(&w.tx);
+                        "taken"
+                    } else {
+                        "fetched"
+                    }
+                }
+                _ => "fetched",
+            }
+        };
+        self.metrics
+            .local_deliveries
+            .with_label_values(&[tp.0.as_str(), result])
+            .inc();
+        result != "fetched"
     }
 
     /// Moves stashed records to workers with room; resumes a paused partition once its stash is
@@ -726,14 +811,106 @@ struct Flow {
     stash: VecDeque<OwnedMessage>,
     /// Whether the partition is paused.
     paused: bool,
+    /// Locally delivered records a little ahead of `next_expected`.
+    ahead: BTreeMap<i64, OwnedMessage>,
+}
+
+/// Locally delivered records kept aside per partition, at most.
+const MAX_AHEAD: usize = 256;
+
+impl Flow {
+    /// Forgets kept-aside records the fetch already passed.
+    fn prune_ahead(&mut self) {
+        while let Some(e) = self.ahead.first_entry() {
+            if *e.key() < self.next_expected {
+                e.remove();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Hands kept-aside records that are now next in line to the worker.
+    fn release_ahead(&mut self, tx: &mpsc::Sender<OwnedMessage>) {
+        self.prune_ahead();
+        while !self.paused && self.stash.is_empty() {
+            let Some(e) = self.ahead.first_entry() else {
+                break;
+            };
+            if *e.key() != self.next_expected {
+                break;
+            }
+            let m = e.remove();
+            if tx.try_send(m).is_err() {
+                // The fetch will deliver it.
+                break;
+            }
+            self.next_expected += 1;
+        }
+    }
+}
+
+/// Hands records this process produced to its own [`ConsumerLoop`] (see the module docs).
+/// Cheap to clone; does nothing until the loop runs, and after it stopped.
+#[derive(Clone, Default)]
+pub struct LocalDelivery {
+    #[allow(clippy::type_complexity)]
+    slot: Arc<RwLock<Option<Arc<dyn Fn(OwnedMessage) -> bool + Send + Sync>>>>,
+}
+
+impl std::fmt::Debug for LocalDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalDelivery").finish_non_exhaustive()
+    }
+}
+
+impl LocalDelivery {
+    /// Offers `record`, just acknowledged by the broker at `delivered`, to the local worker of
+    /// its partition. Returns whether it was taken (or kept aside); when not, the fetch
+    /// delivers it as usual. Either way it is processed once.
+    pub fn deliver(&self, record: &OutboundRecord, delivered: &Delivered) -> bool {
+        let f = self
+            .slot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let Some(f) = f else { return false };
+        let m = OwnedMessage::new(
+            record.payload.clone(),
+            Some(record.key.clone()),
+            record.topic.clone(),
+            delivered
+                .timestamp_ms
+                .map_or(Timestamp::NotAvailable, Timestamp::CreateTime),
+            delivered.partition,
+            delivered.offset,
+            Some(record.headers.to_kafka(&record.extra_headers)),
+        );
+        f(m)
+    }
+
+    fn set(&self, f: Option<Arc<dyn Fn(OwnedMessage) -> bool + Send + Sync>>) {
+        *self
+            .slot
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = f;
+    }
 }
 
 /// Outcome of one record.
 enum Outcome {
+    /// Finished now: settle it (hook, offset).
     Done,
+    /// Outputs in flight; settled when acknowledged.
+    Queued,
     Abandoned,
     Fatal,
 }
+
+/// Records whose outputs are awaiting acknowledgement, in offset order.
+type InFlight = FuturesOrdered<
+    Pin<Box<dyn Future<Output = (InboundRecord, Result<Vec<Delivered>, BusError>)> + Send>>,
+>;
 
 struct PartitionWorker<H: Handler> {
     shared: Arc<Shared<H>>,
@@ -750,33 +927,83 @@ struct PartitionWorker<H: Handler> {
 
 impl<H: Handler> PartitionWorker<H> {
     async fn run(mut self, mut rx: mpsc::Receiver<OwnedMessage>) {
+        let depth = self.shared.config.max_in_flight.max(1);
+        let mut inflight: InFlight = FuturesOrdered::new();
+        // Taking new records; once abandoned (revoke, shutdown) or closed, the records in
+        // flight are still settled so their offsets can be committed.
+        let mut taking = true;
         loop {
-            let m = tokio::select! {
-                biased;
-                () = self.abandon.cancelled() => break,
-                m = rx.recv() => match m { Some(m) => m, None => break },
-            };
-            if m.offset() < self.process_from {
-                continue;
+            if !taking && inflight.is_empty() {
+                break;
             }
-            let record = InboundRecord::from_owned(&m);
-            self.shared
-                .metrics
-                .consumed
-                .with_label_values(&[record.topic.as_str()])
-                .inc();
-            match self.process(&record).await {
-                Outcome::Done => {
-                    self.shared
-                        .store_offset(&self.tp, self.generation, record.offset + 1);
+            tokio::select! {
+                biased;
+                Some((record, res)) = inflight.next(), if !inflight.is_empty() => {
+                    if !self.settle(&record, res) {
+                        break;
+                    }
                 }
-                Outcome::Abandoned => break,
-                Outcome::Fatal => break,
+                () = self.abandon.cancelled(), if taking => taking = false,
+                m = rx.recv(), if taking && inflight.len() < depth => {
+                    let Some(m) = m else {
+                        taking = false;
+                        continue;
+                    };
+                    if m.offset() < self.process_from {
+                        continue;
+                    }
+                    let record = InboundRecord::from_owned(&m);
+                    self.shared
+                        .metrics
+                        .consumed
+                        .with_label_values(&[record.topic.as_str()])
+                        .inc();
+                    match self.process(&record, &mut inflight).await {
+                        Outcome::Done => {
+                            if !self.settle(&record, Ok(Vec::new())) {
+                                break;
+                            }
+                        }
+                        Outcome::Queued => {}
+                        Outcome::Abandoned => taking = false,
+                        Outcome::Fatal => break,
+                    }
+                }
+                else => break,
             }
         }
     }
 
-    async fn process(&mut self, record: &InboundRecord) -> Outcome {
+    /// A record is finished (outputs acknowledged, or dead-lettered): tell the handler, store
+    /// its offset. A failed delivery of pipelined outputs stops the loop (false).
+    fn settle(&self, record: &InboundRecord, res: Result<Vec<Delivered>, BusError>) -> bool {
+        match res {
+            Ok(_) => {
+                self.shared.handler.durable(record);
+                self.shared
+                    .store_offset(&self.tp, self.generation, record.offset + 1);
+                true
+            }
+            Err(e) => {
+                error!(topic = %record.topic, partition = record.partition, offset = record.offset, error = %e,
+                    "outputs of a handled record were not delivered while later records were already handled; stopping (a restart resumes from this record)");
+                self.fatal(record, format!("pipelined output delivery failed: {e}"));
+                false
+            }
+        }
+    }
+
+    /// Settles everything in flight (before work that must not overtake it).
+    async fn drain(&self, inflight: &mut InFlight) -> bool {
+        while let Some((record, res)) = inflight.next().await {
+            if !self.settle(&record, res) {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn process(&mut self, record: &InboundRecord, inflight: &mut InFlight) -> Outcome {
         let span = info_span!(
             "consume",
             topic = %record.topic,
@@ -789,14 +1016,18 @@ impl<H: Handler> PartitionWorker<H> {
         if let Some(tp) = &record.headers.traceparent {
             dsync_telemetry::propagation::set_parent(&span, tp);
         }
-        self.process_inner(record).instrument(span).await
+        self.process_inner(record, inflight).instrument(span).await
     }
 
-    async fn process_inner(&mut self, record: &InboundRecord) -> Outcome {
+    async fn process_inner(&mut self, record: &InboundRecord, inflight: &mut InFlight) -> Outcome {
         let shared = Arc::clone(&self.shared);
         let topic = record.topic.as_str();
+        let pipelined = shared.config.max_in_flight > 1;
         if let Some(key) = &record.key {
             if let Some(first) = self.parked.first_offset(key) {
+                if !self.drain(inflight).await {
+                    return Outcome::Fatal;
+                }
                 let reason = format!("key parked behind dead-lettered offset {first}");
                 return self
                     .dead_letter(record, ErrorClass::Poison, &reason, Some(first))
@@ -807,6 +1038,25 @@ impl<H: Handler> PartitionWorker<H> {
         loop {
             let started = Instant::now();
             let result = match shared.handler.handle(record).await {
+                Ok(outputs) if pipelined => {
+                    // The handler's state already includes this record: from here on a
+                    // failure cannot be retried in place.
+                    let queued = match shared.producer.enqueue_all(&outputs) {
+                        Ok(acks) => acks,
+                        Err(e) => {
+                            error!(error = %e, "cannot enqueue the outputs of a handled record; stopping");
+                            return self.fatal(record, format!("enqueue of outputs failed: {e}"));
+                        }
+                    };
+                    let owned = record.clone();
+                    inflight.push_back(Box::pin(async move { (owned, queued.await) }));
+                    shared
+                        .metrics
+                        .handler_duration
+                        .with_label_values(&[topic])
+                        .observe(started.elapsed().as_secs_f64());
+                    return Outcome::Queued;
+                }
                 Ok(outputs) => match shared.producer.send_all(&outputs).await {
                     Ok(_) => Ok(()),
                     Err(e) => Err(HandlerError::from(e)),
@@ -850,6 +1100,9 @@ impl<H: Handler> PartitionWorker<H> {
                 }
                 ErrorClass::Poison => {
                     warn!(error = %err.message, "poison record; dead-lettering");
+                    if !self.drain(inflight).await {
+                        return Outcome::Fatal;
+                    }
                     return self
                         .dead_letter(record, ErrorClass::Poison, &err.message, None)
                         .await;
@@ -956,6 +1209,7 @@ pub struct ConsumerLoop<H: Handler> {
     producer: EventProducer,
     metrics: BusMetrics,
     readiness: Option<Readiness>,
+    local: LocalDelivery,
 }
 
 impl<H: Handler> std::fmt::Debug for ConsumerLoop<H> {
@@ -983,7 +1237,14 @@ impl<H: Handler> ConsumerLoop<H> {
             producer,
             metrics,
             readiness: None,
+            local: LocalDelivery::default(),
         }
+    }
+
+    /// A handle that hands records this process produces to one of the loop's topics straight
+    /// to the worker of their partition, when this member owns it (see the module docs).
+    pub fn local_delivery(&self) -> LocalDelivery {
+        self.local.clone()
     }
 
     /// Reports assignment state as the readiness check `consumer:<group>`.
@@ -1073,6 +1334,10 @@ impl<H: Handler> ConsumerLoop<H> {
             .map_err(|e| BusError::kafka("subscribe", e))?;
         info!(topics = ?self.config.topics, partitions = ?shared.partition_counts, "consumer started");
 
+        let weak: Weak<Shared<H>> = Arc::downgrade(&shared);
+        self.local.set(Some(Arc::new(move |m| {
+            weak.upgrade().is_some_and(|s| s.inject(m))
+        })));
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -1084,6 +1349,7 @@ impl<H: Handler> ConsumerLoop<H> {
             })
             .map_err(|e| BusError::Internal(format!("spawning poll thread: {e}")))?;
         let _ = done_rx.await;
+        self.local.set(None);
         if let Some(r) = &shared.readiness {
             r.set(&shared.readiness_name(), false, "stopped");
         }

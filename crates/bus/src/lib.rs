@@ -21,7 +21,8 @@ mod settings;
 
 pub use admin::{ensure_topics, CleanupPolicy, TopicSpec};
 pub use consumer::{
-    ConsumerConfig, ConsumerLoop, Handler, HandlerResult, PoisonPolicy, RetryPolicy, StartFrom,
+    ConsumerConfig, ConsumerLoop, Handler, HandlerResult, LocalDelivery, PoisonPolicy, RetryPolicy,
+    StartFrom,
 };
 pub use error::{BusError, ErrorClass, HandlerError};
 pub use headers::EventHeaders;

@@ -21,6 +21,11 @@ pub const DEAD_LETTERED: &str = "dsync_bus_dead_lettered_total";
 pub const CONSUMER_LAG: &str = "dsync_bus_consumer_lag";
 /// Producer delivery failures, by topic.
 pub const PRODUCE_ERRORS: &str = "dsync_bus_produce_errors_total";
+/// Time from handing a record to the producer to the broker's acknowledgement, by topic.
+pub const PRODUCE_ACK: &str = "dsync_bus_produce_ack_seconds";
+/// Records this process produced and handed straight to its own worker for the partition
+/// (`taken`), or left to the fetch (`fetched`: not next in line, or the partition is not ours).
+pub const LOCAL_DELIVERIES: &str = "dsync_bus_local_deliveries_total";
 
 /// Handles to the standard metrics, registered once per registry.
 #[derive(Debug, Clone)]
@@ -33,6 +38,8 @@ pub struct BusMetrics {
     pub(crate) dead_lettered: IntCounterVec,
     pub(crate) lag: IntGaugeVec,
     pub(crate) produce_errors: IntCounterVec,
+    pub(crate) local_deliveries: IntCounterVec,
+    pub(crate) produce_ack: HistogramVec,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(
@@ -112,6 +119,27 @@ impl BusMetrics {
             produce_errors: reg(
                 registry,
                 counter(PRODUCE_ERRORS, "Producer delivery failures.", &["topic"])?,
+            )?,
+            produce_ack: reg(
+                registry,
+                HistogramVec::new(
+                    HistogramOpts::new(PRODUCE_ACK, "Enqueue to broker acknowledgement.").buckets(
+                        vec![
+                            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                            2.5, 5.0,
+                        ],
+                    ),
+                    &["topic"],
+                )
+                .map_err(|e| BusError::Internal(e.to_string()))?,
+            )?,
+            local_deliveries: reg(
+                registry,
+                counter(
+                    LOCAL_DELIVERIES,
+                    "Own records handed to the local worker (taken) or left to the fetch.",
+                    &["topic", "result"],
+                )?,
             )?,
         })
     }

@@ -1,7 +1,8 @@
 //! The producer: idempotent, `acks=all`, keyed by aggregate id, standard headers on every record,
 //! and delivery awaited so callers commit inputs only after their outputs are durable.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use futures::future::try_join_all;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -19,6 +20,8 @@ pub struct Delivered {
     pub partition: i32,
     /// Offset assigned by the broker.
     pub offset: i64,
+    /// The record's timestamp (milliseconds since the epoch) as the broker stored it.
+    pub timestamp_ms: Option<i64>,
 }
 
 /// A cheap-to-clone handle on one idempotent producer.
@@ -87,13 +90,23 @@ impl EventProducer {
         }
     }
 
-    async fn await_delivery(&self, topic: &str, f: DeliveryFuture) -> Result<Delivered, BusError> {
+    async fn await_delivery(
+        &self,
+        topic: &str,
+        started: Instant,
+        f: DeliveryFuture,
+    ) -> Result<Delivered, BusError> {
         match f.await {
             Ok(Ok(d)) => {
                 self.metrics.produced.with_label_values(&[topic]).inc();
+                self.metrics
+                    .produce_ack
+                    .with_label_values(&[topic])
+                    .observe(started.elapsed().as_secs_f64());
                 Ok(Delivered {
                     partition: d.partition,
                     offset: d.offset,
+                    timestamp_ms: d.timestamp.to_millis(),
                 })
             }
             Ok(Err((e, _))) => {
@@ -111,8 +124,9 @@ impl EventProducer {
     /// Publishes one record and waits until the broker acknowledged it (`acks=all`).
     #[tracing::instrument(skip_all, fields(topic = %record.topic, event_id = %record.headers.event_id, correlation_id = %record.headers.correlation_id))]
     pub async fn send(&self, record: &OutboundRecord) -> Result<Delivered, BusError> {
+        let started = Instant::now();
         let f = self.enqueue(record)?;
-        let d = self.await_delivery(&record.topic, f).await?;
+        let d = self.await_delivery(&record.topic, started, f).await?;
         debug!(partition = d.partition, offset = d.offset, "delivered");
         Ok(d)
     }
@@ -121,11 +135,40 @@ impl EventProducer {
     /// for every acknowledgement. Fails if any record failed; the caller retries the whole set
     /// and consumers absorb the duplicates by event id.
     pub async fn send_all(&self, records: &[OutboundRecord]) -> Result<Vec<Delivered>, BusError> {
+        let started = Instant::now();
         let mut futures = Vec::with_capacity(records.len());
         for r in records {
             futures.push(self.enqueue(r).map(|f| (r.topic.as_str(), f))?);
         }
-        try_join_all(futures.into_iter().map(|(t, f)| self.await_delivery(t, f))).await
+        try_join_all(
+            futures
+                .into_iter()
+                .map(|(t, f)| self.await_delivery(t, started, f)),
+        )
+        .await
+    }
+
+    /// Enqueues records in order now and returns a future of their acknowledgements, so the
+    /// caller can go on while the broker works (pipelining). Per-partition order is kept by the
+    /// idempotent producer.
+    pub fn enqueue_all(
+        &self,
+        records: &[OutboundRecord],
+    ) -> Result<impl Future<Output = Result<Vec<Delivered>, BusError>> + Send + 'static, BusError>
+    {
+        let started = Instant::now();
+        let mut futures = Vec::with_capacity(records.len());
+        for r in records {
+            futures.push((r.topic.clone(), self.enqueue(r)?));
+        }
+        let this = self.clone();
+        Ok(async move {
+            let mut out = Vec::with_capacity(futures.len());
+            for (topic, f) in futures {
+                out.push(this.await_delivery(&topic, started, f).await?);
+            }
+            Ok(out)
+        })
     }
 
     /// Publishes a record with exactly the given key, value and headers (dead-lettering keeps
@@ -144,6 +187,7 @@ impl EventProducer {
         if let Some(p) = payload {
             record = record.payload(p);
         }
+        let started = Instant::now();
         let f = match self.inner.send_result(record) {
             Ok(f) => f,
             Err((e, _)) => {
@@ -154,7 +198,7 @@ impl EventProducer {
                 return Err(BusError::kafka(format!("enqueue to {topic}"), e));
             }
         };
-        self.await_delivery(topic, f).await
+        self.await_delivery(topic, started, f).await
     }
 
     /// Waits until everything enqueued has been delivered or `timeout` passed.

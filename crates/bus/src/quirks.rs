@@ -101,13 +101,15 @@ pub(crate) fn probe_consumer(
     stats: bool,
 ) -> Result<BaseConsumer<QuietContext>, BusError> {
     let mut cfg = settings.client_config();
+    cfg.set("fetch.wait.max.ms", "50");
+    // `--kafka-config` overrides win (e.g. a longer fetch wait for a follower), except what
+    // the reader depends on.
     settings.apply_overrides(&mut cfg);
     cfg.set("group.id", "dsync-reader")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "50");
+        .set("auto.offset.reset", "earliest");
     if stats {
         cfg.set("statistics.interval.ms", "50");
     }

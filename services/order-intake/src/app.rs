@@ -157,10 +157,18 @@ impl App {
                 progress: Arc::new(Progress::new(&topics.invoicing)),
             },
         ];
+        let mut follower_kafka = kafka.clone();
+        follower_kafka.overrides.insert(
+            0,
+            (
+                "fetch.wait.max.ms".to_owned(),
+                settings.follower_fetch_wait_ms.to_string(),
+            ),
+        );
         let started_followers = try_join_all(
             followed
                 .into_iter()
-                .map(|f| start_follower(&kafka, &codec, &metrics, &inner, f)),
+                .map(|f| start_follower(&follower_kafka, &codec, &metrics, &inner, f)),
         )
         .await?;
         let mut follow_tasks = Vec::new();
@@ -189,7 +197,8 @@ impl App {
         let consumer = ConsumerLoop::new(
             consumer_kafka,
             ConsumerConfig::new(&settings.group_id, &[topics.submissions.as_str()])
-                .poison_policy(settings.poison_policy),
+                .poison_policy(settings.poison_policy)
+                .max_in_flight(settings.pipeline_depth as usize),
             Arc::new(SubmissionHandler::new(Arc::clone(&core))),
             runtime.producer.clone(),
             runtime.bus_metrics.clone(),
@@ -211,6 +220,7 @@ impl App {
                 bearer_tokens: settings.bearer_tokens.clone(),
                 result_wait: settings.result_wait,
                 max_lines: settings.max_lines,
+                local: consumer.local_delivery(),
             }),
             settings.max_body_bytes,
         );

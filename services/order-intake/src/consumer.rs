@@ -5,18 +5,19 @@
 //!
 //! For each submission: catch up with the order history when the partition was just assigned
 //! (the previous owner's outcomes must be known), decode, classify against the history
-//! (new / redelivery / duplicate / conflict), validate a new order, publish the outcome to
-//! `orders.events` and wait for the broker's acknowledgement, then record it in memory and
-//! wake the HTTP call waiting for it. The handler publishes itself (rather than returning the
-//! records to the bus) so it knows when the outcome is durable; the bus commits the offset
-//! after the handler returns.
+//! (new / redelivery / duplicate / conflict), validate a new order, record the decision in
+//! memory (the next submission of the customer must see its credit exposure) and return the
+//! outcome for `orders.events` to the bus. The bus pipelines: it goes on with the next
+//! submission while the broker acknowledges the outcome, and calls [`Handler::durable`] in
+//! offset order once it is on the broker; only then is the HTTP call waiting for it answered
+//! and the outcome reported by `GET` (and only then is the offset committed).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chrono::Utc;
-use dsync_bus::{Handler, HandlerError, HandlerResult, InboundRecord};
+use chrono::{DateTime, Utc};
+use dsync_bus::{Handler, HandlerError, HandlerResult, InboundRecord, OutboundRecord};
 use dsync_events::{AnyEvent, OrderChannel, OrderSubmitted};
 use tracing::{debug, info};
 
@@ -37,6 +38,18 @@ pub struct SubmissionHandler {
     /// Last offset handled per partition in this process: a record that does not follow it
     /// means the partition was (re)assigned and another instance may have written since.
     last: Mutex<HashMap<i32, i64>>,
+    /// What to do once a handled submission's outputs are on the broker, by (partition,
+    /// offset).
+    to_settle: Mutex<HashMap<(i32, i64), Settle>>,
+}
+
+/// The answer to give once a submission's outputs are durable.
+#[derive(Debug)]
+struct Settle {
+    /// The outcome that answers it.
+    record: Arc<OrderRecord>,
+    /// For a new decision: the channel and when it was submitted (intake latency).
+    decided: Option<(&'static str, DateTime<Utc>)>,
 }
 
 impl SubmissionHandler {
@@ -45,6 +58,7 @@ impl SubmissionHandler {
         Self {
             core,
             last: Mutex::new(HashMap::new()),
+            to_settle: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -73,11 +87,34 @@ impl Handler for SubmissionHandler {
                 event.record_name()
             )));
         };
-        process(&self.core, record, sub)
+        let (outputs, settle) = process(&self.core, record, sub)
             .await
             .map_err(HandlerError::from)?;
         lock(&self.last).insert(record.partition, record.offset);
-        Ok(vec![])
+        lock(&self.to_settle).insert((record.partition, record.offset), settle);
+        Ok(outputs)
+    }
+
+    fn durable(&self, record: &InboundRecord) {
+        let Some(settle) = lock(&self.to_settle).remove(&(record.partition, record.offset)) else {
+            return;
+        };
+        self.core.confirm(&settle.record);
+        if let Some((channel, submitted_at)) = settle.decided {
+            let age = (Utc::now() - submitted_at).to_std().unwrap_or_default();
+            self.core
+                .metrics
+                .intake_latency
+                .with_label_values(&[channel])
+                .observe(age.as_secs_f64());
+        }
+    }
+
+    fn partitions_revoked(&self, partitions: &[(String, i32)]) {
+        let mut settle = lock(&self.to_settle);
+        for (_, p) in partitions {
+            settle.retain(|(part, _), _| part != p);
+        }
     }
 }
 
@@ -85,13 +122,14 @@ fn channel_label(c: OrderChannel) -> &'static str {
     c.as_str()
 }
 
-/// Validates one submission and publishes its outcome (or its duplicate report).
+/// Validates one submission: its outcome (or its duplicate report) to publish, and the answer
+/// to give once that is durable.
 #[tracing::instrument(skip_all, fields(order_id = %sub.order_id, correlation_id = %sub.metadata.correlation_id, customer_id = %sub.customer_id))]
 async fn process(
     core: &Core,
     record: &InboundRecord,
     sub: OrderSubmitted,
-) -> Result<(), IntakeError> {
+) -> Result<(Vec<OutboundRecord>, Settle), IntakeError> {
     let started = Instant::now();
     let submission_id = if sub.metadata.event_id.is_empty() {
         record.headers.event_id.clone()
@@ -114,9 +152,14 @@ async fn process(
     let (original, conflict) = match prior {
         Prior::New => (None, false),
         Prior::Redelivery(rec) => {
-            debug!("submission already decided; its outcome is on the broker");
-            core.announce(&rec);
-            return Ok(());
+            debug!("submission already decided; its outcome is on the broker or on its way");
+            return Ok((
+                vec![],
+                Settle {
+                    record: rec,
+                    decided: None,
+                },
+            ));
         }
         Prior::Duplicate(rec) => (Some(rec), false),
         Prior::Conflict(rec) => (Some(rec), true),
@@ -134,6 +177,7 @@ async fn process(
             outcome,
             "submission of an order already decided: reported, not processed again"
         );
+        let mut outputs = Vec::new();
         if sub.channel == OrderChannel::Edi {
             let meta = OutcomeMeta {
                 event_id: duplicate_event_id(&submission_id),
@@ -151,10 +195,15 @@ async fn process(
                     traceparent,
                 )
                 .await?;
-            core.producer.send(&out).await?;
+            outputs.push(out);
         }
-        core.announce(&original);
-        return Ok(());
+        return Ok((
+            outputs,
+            Settle {
+                record: original,
+                decided: None,
+            },
+        ));
     }
 
     let meta = OutcomeMeta {
@@ -210,8 +259,7 @@ async fn process(
     let out = out
         .with_header(CONTENT_HASH_HEADER, hash)
         .with_header(SUBMISSION_HEADER, submission_id);
-    core.producer.send(&out).await?;
-    let held = core.record_outcome(rec);
+    let held = core.record_decided(rec);
     let m = &core.metrics;
     match &held.outcome {
         crate::state::Outcome::Accepted(a) => {
@@ -243,11 +291,11 @@ async fn process(
             info!(reasons = ?r.reasons.iter().map(|x| x.code.as_str()).collect::<Vec<_>>(), "order rejected");
         }
     }
-    let age = (Utc::now() - sub.metadata.occurred_at)
-        .to_std()
-        .unwrap_or_default();
-    m.intake_latency
-        .with_label_values(&[channel])
-        .observe(age.as_secs_f64());
-    Ok(())
+    Ok((
+        vec![out],
+        Settle {
+            record: held,
+            decided: Some((channel, sub.metadata.occurred_at)),
+        },
+    ))
 }

@@ -2,7 +2,7 @@
 //! history, in-process notification of outcomes, the submissions this instance is waiting for,
 //! and the clients (producer, codec) with the topic names and policies.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -113,6 +113,9 @@ pub struct Core {
     pub waiters: Waiters,
     /// Submissions published here without an outcome yet.
     pub pending: Pending,
+    /// Orders decided by the submissions consumer whose outcome the broker has not
+    /// acknowledged yet: in the history (the next decision must see them) but not answered.
+    unconfirmed: Mutex<HashSet<CompactString>>,
     /// Metrics.
     pub metrics: IntakeMetrics,
     /// Topic names.
@@ -150,6 +153,7 @@ impl Core {
             history_progress,
             waiters: Waiters::default(),
             pending: Pending::default(),
+            unconfirmed: Mutex::default(),
             metrics,
             topics,
             producer,
@@ -161,18 +165,45 @@ impl Core {
         }
     }
 
-    /// Records an outcome (the first one of an order stands), then wakes its waiters.
-    pub fn record_outcome(&self, rec: OrderRecord) -> Arc<OrderRecord> {
-        let (held, len) = {
+    fn insert(&self, rec: OrderRecord) -> (Arc<OrderRecord>, bool) {
+        let (held, new, len) = {
             let mut h = write(&self.history);
-            let (held, _) = h.record(rec);
-            (held, h.len())
+            let (held, new) = h.record(rec);
+            (held, new, h.len())
         };
         self.metrics
             .known_orders
             .set(i64::try_from(len).unwrap_or(i64::MAX));
-        self.announce(&held);
+        (held, new)
+    }
+
+    /// Records an outcome read from `orders.events` (durable; the first one of an order
+    /// stands), then wakes its waiters.
+    pub fn record_outcome(&self, rec: OrderRecord) -> Arc<OrderRecord> {
+        let (held, _) = self.insert(rec);
+        self.confirm(&held);
         held
+    }
+
+    /// Records an outcome just decided, before the broker acknowledged it: later decisions
+    /// see it at once; callers are answered by [`Core::confirm`] once it is durable.
+    pub fn record_decided(&self, rec: OrderRecord) -> Arc<OrderRecord> {
+        let (held, new) = self.insert(rec);
+        if new {
+            lock(&self.unconfirmed).insert(held.order_id.clone());
+        }
+        held
+    }
+
+    /// The outcome is on the broker: answer whoever waits for it.
+    pub fn confirm(&self, rec: &Arc<OrderRecord>) {
+        lock(&self.unconfirmed).remove(&rec.order_id);
+        self.announce(rec);
+    }
+
+    /// Whether the order was decided here and its outcome is still in flight to the broker.
+    pub fn in_flight(&self, order_id: &str) -> bool {
+        lock(&self.unconfirmed).contains(order_id)
     }
 
     /// Wakes the waiters of a known outcome.
@@ -181,9 +212,14 @@ impl Core {
         self.waiters.notify(rec);
     }
 
-    /// The outcome of an order, if known.
+    /// The outcome of an order, if known and durable (an outcome still in flight to the broker
+    /// is not reported yet).
     pub fn order(&self, order_id: &str) -> Option<Arc<OrderRecord>> {
-        read(&self.history).order(order_id)
+        let rec = read(&self.history).order(order_id)?;
+        if lock(&self.unconfirmed).contains(order_id) {
+            return None;
+        }
+        Some(rec)
     }
 
     /// Waits until the history holds every outcome written before `requested_at` (the

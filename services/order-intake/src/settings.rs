@@ -135,15 +135,33 @@ pub struct Settings {
     #[arg(long = "load-timeout", env = "LOAD_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
     pub load_timeout: Duration,
 
-    /// `fetch.wait.max.ms` of the submissions consumer. Some brokers (tansu) hold every fetch
-    /// this long even when data is ready, so it bounds the time a submission waits to be
-    /// validated; on Apache Kafka fetches return as soon as data arrives.
+    /// `fetch.wait.max.ms` of the submissions consumer. Submissions this instance publishes
+    /// reach its consumer directly when it owns the customer's partition, so this bounds the
+    /// wait only for the others (EDI, other instances). Some brokers (tansu) hold every fetch
+    /// this long even when data is ready, and the cost of each fetch there grows with the
+    /// partition, so very short waits load them; on Apache Kafka fetches return as soon as
+    /// data arrives.
     #[arg(
         long = "consumer-fetch-wait-ms",
         env = "CONSUMER_FETCH_WAIT_MS",
-        default_value_t = 2
+        default_value_t = 100
     )]
     pub consumer_fetch_wait_ms: u32,
+
+    /// `fetch.wait.max.ms` of the followers of master data, availability, invoicing and the
+    /// order history (the same broker trade-off as `--consumer-fetch-wait-ms`).
+    #[arg(
+        long = "follower-fetch-wait-ms",
+        env = "FOLLOWER_FETCH_WAIT_MS",
+        default_value_t = 100
+    )]
+    pub follower_fetch_wait_ms: u32,
+
+    /// Submissions per partition whose outcome may be awaiting the broker's acknowledgement
+    /// while the next ones are validated (1 = one at a time). Decisions are still made one
+    /// after the other per customer; answers and offset commits wait for the acknowledgement.
+    #[arg(long = "pipeline-depth", env = "PIPELINE_DEPTH", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub pipeline_depth: u32,
 
     /// What happens to a submission that can never be decoded: `skip` (dead-letter it, the
     /// customer's later orders go on) or `park-key` (dead-letter the customer's later

@@ -28,6 +28,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use dsync_bus::LocalDelivery;
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -62,6 +63,9 @@ pub struct Api {
     pub result_wait: Duration,
     /// Most lines per order.
     pub max_lines: usize,
+    /// Hands our own submissions to the local consumer when this instance owns the customer's
+    /// partition (no wait for the fetch).
+    pub local: LocalDelivery,
 }
 
 /// The authenticated client.
@@ -429,7 +433,8 @@ async fn submit(
                 None,
             )
             .await?;
-        core.producer.send(&out).await?;
+        let delivered = core.producer.send(&out).await?;
+        api.local.deliver(&out, &delivered);
         Ok::<_, crate::IntakeError>(())
     }
     .await;
@@ -482,7 +487,7 @@ async fn status(State(api): State<Arc<Api>>, Path(order_id): Path<String>) -> Re
     if let Some(rec) = api.core.order(&order_id) {
         return json_response(StatusCode::OK, &OrderStatusBody::of(&rec));
     }
-    if api.core.pending.contains(&order_id) {
+    if api.core.pending.contains(&order_id) || api.core.in_flight(&order_id) {
         return json_response(StatusCode::OK, &OrderStatusBody::pending(&order_id));
     }
     error(

@@ -62,7 +62,7 @@ struct Args {
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     max_duration: Duration,
     /// Concurrent clients of the unthrottled run.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 256)]
     concurrency: usize,
     /// Orders submitted before measuring.
     #[arg(long, default_value_t = 3000)]
@@ -249,9 +249,14 @@ async fn load_master_data(
 
 /// Mean of a Prometheus histogram over all its label sets.
 fn histogram_mean(text: &str, name: &str) -> Option<f64> {
+    histogram_mean_where(text, name, "")
+}
+
+/// Mean of the series of histogram `name` whose labels contain `labels`.
+fn histogram_mean_where(text: &str, name: &str, labels: &str) -> Option<f64> {
     let total = |suffix: &str| -> f64 {
         text.lines()
-            .filter(|l| l.starts_with(&format!("{name}{suffix}")))
+            .filter(|l| l.starts_with(&format!("{name}{suffix}")) && l.contains(labels))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     };
@@ -660,6 +665,34 @@ async fn main() -> anyhow::Result<()> {
             println!("- {what}: {:.3} ms", mean * 1000.0);
         }
     }
+    for (topic, what) in [
+        (&topics.submissions, "submission produced -> acknowledged"),
+        (&topics.events, "outcome produced -> acknowledged"),
+    ] {
+        let labels = format!("topic=\"{topic}\"");
+        if let Some(mean) =
+            histogram_mean_where(&service_metrics, "dsync_bus_produce_ack_seconds", &labels)
+        {
+            println!("- {what}: {:.3} ms", mean * 1000.0);
+        }
+    }
+    let counter = |result: &str| -> f64 {
+        let series = format!(
+            "dsync_bus_local_deliveries_total{{result=\"{result}\",topic=\"{}\"}}",
+            topics.submissions
+        );
+        service_metrics
+            .lines()
+            .filter(|l| l.starts_with(&series))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    println!(
+        "- submissions handed to the local consumer: {} now, {} after an earlier one, {} left to the fetch",
+        counter("taken"),
+        counter("ahead"),
+        counter("fetched")
+    );
     if on_topic < expected {
         bail!("{} outcomes missing", expected - on_topic);
     }
