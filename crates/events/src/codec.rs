@@ -152,6 +152,17 @@ impl EventCodec {
         decode_any_with_writer(&writer, body)
     }
 
+    /// [`EventCodec::decode_any`] without waiting: `None` when the writer schema is not cached
+    /// yet (then use `decode_any`, which fetches it). For tight synchronous loops.
+    pub fn decode_any_cached(&self, payload: &[u8]) -> Option<Result<AnyEvent, EventsError>> {
+        let (id, body) = match wire::split(payload) {
+            Ok(x) => x,
+            Err(e) => return Some(Err(e)),
+        };
+        self.client
+            .with_cached_schema(id, |writer| decode_any_with_writer(writer, body))
+    }
+
     /// The full record name the payload's writer schema declares (fetching the schema when not
     /// cached), without decoding the body.
     pub async fn writer_full_name(&self, payload: &[u8]) -> Result<String, EventsError> {

@@ -1,6 +1,10 @@
 //! The consumer-side handler: owns the state of the partitions assigned to this instance,
-//! applies inputs through [`crate::handlers`] and writes the journal, the changelog and the
-//! outputs in that order, under the partition's lock.
+//! applies inputs through [`crate::handlers`] under the partition's lock and returns the
+//! journal record, the changelog record and the outputs to the bus, which publishes them in
+//! one go (one round trip) and commits the input once all are acknowledged. If any of them
+//! fails the input is handled again: the changelog's `last_*` input then re-sends the same
+//! outputs (deterministic ids), and an input whose state record never made it is applied
+//! again from the restored state.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
@@ -265,7 +269,7 @@ impl Projector {
         sku: &str,
         event: &AnyEvent,
         record: &InboundRecord,
-    ) -> Result<(), HandlerError> {
+    ) -> Result<Vec<OutboundRecord>, HandlerError> {
         let p = record.partition;
         let Some(slot) = self.slot(p) else {
             // Not (or no longer) assigned here: the bus will deliver it to the owner.
@@ -300,11 +304,7 @@ impl Projector {
             if kind == Kind::Movement {
                 slot.movement_cursor = slot.movement_cursor.max(record.offset);
             }
-            self.producer
-                .send_all(&out)
-                .await
-                .map_err(HandlerError::from)?;
-            return Ok(());
+            return Ok(out);
         }
         let mut fx = Effects::emitting();
         let changed = match event {
@@ -319,6 +319,7 @@ impl Projector {
             }
             _ => false,
         };
+        let mut outputs = Vec::with_capacity(fx.outputs.len() + 2);
         if kind == Kind::Request {
             let j = OutboundRecord::new(
                 &self.topics.journal,
@@ -335,16 +336,16 @@ impl Projector {
                     traceparent: None,
                 },
             );
-            self.producer.send(&j).await.map_err(HandlerError::from)?;
+            outputs.push(j);
         }
         if !changed {
             self.count(&fx.counts);
             if kind == Kind::Movement {
                 slot.movement_cursor = slot.movement_cursor.max(record.offset);
             }
-            return Ok(());
+            return Ok(outputs);
         }
-        let mut outputs = Vec::with_capacity(fx.outputs.len());
+        let mut events = Vec::with_capacity(fx.outputs.len());
         let mut stored = Vec::new();
         let mut touched = Vec::new();
         for o in &fx.outputs {
@@ -353,7 +354,7 @@ impl Projector {
                 Output::Availability(a) => touched.push(a.location_id.to_string()),
                 _ => stored.push(stored_output(&rec)),
             }
-            outputs.push(rec);
+            events.push(rec);
         }
         let last = Some(LastInput {
             offset: record.offset,
@@ -385,11 +386,11 @@ impl Projector {
                 traceparent: None,
             },
         );
-        self.producer
-            .send(&changelog)
-            .await
-            .map_err(HandlerError::from)?;
-        // Saved: from here on the input counts as applied.
+        // The state record goes first; the bus publishes everything in this order and commits
+        // the input once all of it is acknowledged (a failure then stops the loop, and a
+        // restart restores from the changelog: see the module docs).
+        outputs.push(changelog);
+        outputs.append(&mut events);
         self.count(&fx.counts);
         if kind == Kind::Movement {
             slot.movement_cursor = slot.movement_cursor.max(record.offset);
@@ -399,12 +400,8 @@ impl Projector {
         if new_sku {
             self.metrics.state_skus.inc();
         }
-        self.producer
-            .send_all(&outputs)
-            .await
-            .map_err(HandlerError::from)?;
         debug!(outputs = outputs.len(), "applied");
-        Ok(())
+        Ok(outputs)
     }
 
     /// The state of a SKU, if this instance owns its partition.
@@ -611,8 +608,7 @@ impl Handler for Projector {
                 record.partition
             )));
         }
-        self.apply(kind, &sku, &event, record).await?;
-        Ok(vec![])
+        self.apply(kind, &sku, &event, record).await
     }
 
     fn partitions_assigned(&self, partitions: &[(String, i32)]) {

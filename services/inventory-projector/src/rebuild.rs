@@ -23,6 +23,39 @@ use crate::{ProjectorError, Settings};
 
 const READ_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// Records per chunk handed from the reading thread to the applying one.
+const CHUNK_RECORDS: usize = 2048;
+
+/// Payloads read from the log, copied into one buffer.
+#[derive(Default)]
+struct Chunk {
+    buf: Vec<u8>,
+    items: Vec<ChunkItem>,
+}
+
+struct ChunkItem {
+    partition: i32,
+    offset: i64,
+    start: usize,
+    /// `None` for a tombstone.
+    len: Option<usize>,
+}
+
+impl Chunk {
+    fn push(&mut self, partition: i32, offset: i64, payload: Option<&[u8]>) {
+        let start = self.buf.len();
+        if let Some(p) = payload {
+            self.buf.extend_from_slice(p);
+        }
+        self.items.push(ChunkItem {
+            partition,
+            offset,
+            start,
+            len: payload.map(<[u8]>::len),
+        });
+    }
+}
+
 /// What a rebuild did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RebuildReport {
@@ -57,7 +90,11 @@ fn decode(
     payload: Option<&[u8]>,
 ) -> Option<AnyEvent> {
     let payload = payload?;
-    match rt.block_on(codec.decode_any(payload)) {
+    let decoded = match codec.decode_any_cached(payload) {
+        Some(d) => d,
+        None => rt.block_on(codec.decode_any(payload)),
+    };
+    match decoded {
         Ok(e) => Some(e),
         Err(EventsError::UnknownEventType(_)) => None,
         Err(e) => {
@@ -122,12 +159,32 @@ pub async fn rebuild(
             skipped: 0,
             elapsed_ms: 0,
         };
+        // Opening a bounded reader waits for the end offsets of its partitions; the three are
+        // opened at once (the movements reader prefetches while the others are read).
+        let open = |topic: &str, wanted: bool| -> Result<Option<BoundedReader>, ProjectorError> {
+            if !wanted {
+                return Ok(None);
+            }
+            let tps: Vec<(String, i32)> = parts.iter().map(|p| (topic.to_owned(), *p)).collect();
+            Ok(Some(BoundedReader::open_blocking(
+                &kafka,
+                &tps,
+                READ_TIMEOUT,
+            )?))
+        };
+        let (journal_reader, requests_reader, movements_reader) = std::thread::scope(|scope| {
+            let j = scope.spawn(|| open(&topics.journal, has_journal));
+            let q = scope.spawn(|| open(&topics.requests, has_requests));
+            let m = open(&topics.movements, true);
+            let joined = |h: std::thread::ScopedJoinHandle<'_, _>| {
+                h.join()
+                    .map_err(|_| ProjectorError::Internal("opening a reader panicked".into()))?
+            };
+            Ok::<_, ProjectorError>((joined(j)?, joined(q)?, m?))
+        })?;
         // 1. Where each request was applied: (partition, request offset) -> movement cursor.
         let mut cursors: HashMap<(i32, i64), i64> = HashMap::new();
-        if has_journal {
-            let tps: Vec<(String, i32)> =
-                parts.iter().map(|p| (topics.journal.clone(), *p)).collect();
-            let mut r = BoundedReader::open_blocking(&kafka, &tps, READ_TIMEOUT)?;
+        if let Some(mut r) = journal_reader {
             while let Some(rec) = r.next()? {
                 report.journal += 1;
                 if let Some((off, cur)) = rec.payload().and_then(parse_journal) {
@@ -138,12 +195,7 @@ pub async fn rebuild(
         }
         // 2. The requests, decoded, per partition in offset order.
         let mut requests: HashMap<i32, VecDeque<(i64, AnyEvent)>> = HashMap::new();
-        if has_requests {
-            let tps: Vec<(String, i32)> = parts
-                .iter()
-                .map(|p| (topics.requests.clone(), *p))
-                .collect();
-            let mut r = BoundedReader::open_blocking(&kafka, &tps, READ_TIMEOUT)?;
+        if let Some(mut r) = requests_reader {
             while let Some(rec) = r.next()? {
                 report.requests += 1;
                 match decode(&rt, &codec, rec.payload()) {
@@ -157,7 +209,6 @@ pub async fn rebuild(
                 }
             }
         }
-        let cursor_of = |p: i32, off: i64| cursors.get(&(p, off)).copied().unwrap_or(i64::MAX);
         // A request without a journal record before a journaled one was refused live (poison):
         // it never touched the state.
         for (p, q) in requests.iter_mut() {
@@ -171,35 +222,71 @@ pub async fn rebuild(
             }
         }
         // 3. The movements, with each request applied after the movement it followed live.
-        let mut skus: HashMap<String, SkuState> = HashMap::new();
+        //    This thread reads (payload bytes copied into chunks); another decodes and
+        //    applies, so the rebuild runs at the speed of the slower of the two, not their sum.
         let now = chrono::Utc::now().timestamp_millis();
-        let tps: Vec<(String, i32)> = parts
-            .iter()
-            .map(|p| (topics.movements.clone(), *p))
-            .collect();
-        let mut r = BoundedReader::open_blocking(&kafka, &tps, READ_TIMEOUT)?;
-        while let Some(rec) = r.next()? {
-            report.movements += 1;
-            let (p, off) = (rec.partition(), rec.offset());
-            if let Some(q) = requests.get_mut(&p) {
-                while q.front().is_some_and(|(ro, _)| cursor_of(p, *ro) < off) {
-                    if let Some((_, e)) = q.pop_front() {
-                        apply_one(&ctx, &mut skus, &e, now);
+        let mut r = movements_reader
+            .ok_or_else(|| ProjectorError::Internal("no movements reader".into()))?;
+        let (ctx, codec, rt) = (&ctx, &codec, &rt);
+        let (skus, requests, skipped, read) = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(32);
+            let applier = scope.spawn(move || {
+                let mut skus: HashMap<String, SkuState> = HashMap::new();
+                let mut skipped = 0u64;
+                let cursor_of =
+                    |p: i32, off: i64| cursors.get(&(p, off)).copied().unwrap_or(i64::MAX);
+                for chunk in rx {
+                    for it in &chunk.items {
+                        if let Some(q) = requests.get_mut(&it.partition) {
+                            while q
+                                .front()
+                                .is_some_and(|(ro, _)| cursor_of(it.partition, *ro) < it.offset)
+                            {
+                                if let Some((_, e)) = q.pop_front() {
+                                    apply_one(ctx, &mut skus, &e, now);
+                                }
+                            }
+                        }
+                        let payload = it.len.map(|l| &chunk.buf[it.start..it.start + l]);
+                        match decode(rt, codec, payload) {
+                            Some(e) => {
+                                apply_one(ctx, &mut skus, &e, now);
+                            }
+                            None => skipped += 1,
+                        }
                     }
                 }
-            }
-            match decode(&rt, &codec, rec.payload()) {
-                Some(e) => {
-                    apply_one(&ctx, &mut skus, &e, now);
+                (skus, requests, skipped)
+            });
+            let read = (|| -> Result<u64, ProjectorError> {
+                let mut read = 0u64;
+                let mut chunk = Chunk::default();
+                while let Some(rec) = r.next()? {
+                    read += 1;
+                    chunk.push(rec.partition(), rec.offset(), rec.payload());
+                    if chunk.items.len() >= CHUNK_RECORDS
+                        && tx.send(std::mem::take(&mut chunk)).is_err()
+                    {
+                        break;
+                    }
                 }
-                None => report.skipped += 1,
-            }
-        }
+                let _ = tx.send(chunk);
+                Ok(read)
+            })();
+            drop(tx);
+            let (skus, requests, skipped) = applier
+                .join()
+                .map_err(|_| ProjectorError::Internal("rebuild apply thread panicked".into()))?;
+            Ok::<_, ProjectorError>((skus, requests, skipped, read?))
+        })?;
+        let mut skus = skus;
+        report.movements = read;
+        report.skipped += skipped;
         let mut rest: Vec<(i32, VecDeque<(i64, AnyEvent)>)> = requests.into_iter().collect();
         rest.sort_by_key(|(p, _)| *p);
         for (_, q) in rest {
             for (_, e) in q {
-                apply_one(&ctx, &mut skus, &e, now);
+                apply_one(ctx, &mut skus, &e, now);
             }
         }
         for st in skus.values() {
