@@ -140,11 +140,11 @@ pub struct Settings {
     /// wait only for the others (EDI, other instances). Some brokers (tansu) hold every fetch
     /// this long even when data is ready, and the cost of each fetch there grows with the
     /// partition, so very short waits load them; on Apache Kafka fetches return as soon as
-    /// data arrives.
+    /// data arrives (Apache Kafka's own default is 500 ms).
     #[arg(
         long = "consumer-fetch-wait-ms",
         env = "CONSUMER_FETCH_WAIT_MS",
-        default_value_t = 100
+        default_value_t = 250
     )]
     pub consumer_fetch_wait_ms: u32,
 
@@ -153,7 +153,7 @@ pub struct Settings {
     #[arg(
         long = "follower-fetch-wait-ms",
         env = "FOLLOWER_FETCH_WAIT_MS",
-        default_value_t = 100
+        default_value_t = 250
     )]
     pub follower_fetch_wait_ms: u32,
 

@@ -252,6 +252,28 @@ fn histogram_mean(text: &str, name: &str) -> Option<f64> {
     histogram_mean_where(text, name, "")
 }
 
+/// Observations of histogram `name` (series whose labels contain `labels`) at or below `le`
+/// (a bucket bound; infinity for all).
+fn bucket_count(text: &str, name: &str, labels: &str, le: f64) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}_bucket")) && l.contains(labels))
+        .filter(|l| {
+            l.split("le=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .and_then(|v| {
+                    if v == "+Inf" {
+                        Some(f64::INFINITY)
+                    } else {
+                        v.parse::<f64>().ok()
+                    }
+                })
+                .is_some_and(|v| (v - le).abs() < 1e-12 || (v.is_infinite() && le.is_infinite()))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Mean of the series of histogram `name` whose labels contain `labels`.
 fn histogram_mean_where(text: &str, name: &str, labels: &str) -> Option<f64> {
     let total = |suffix: &str| -> f64 {
@@ -573,7 +595,15 @@ async fn main() -> anyhow::Result<()> {
         tally.created.load(Ordering::Relaxed)
     );
 
+    let scrape = || async {
+        match client.get(format!("http://{admin}/metrics")).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    };
+    let before_fixed = scrape().await;
     let fixed = fixed_rate(&args, &client, &url, &format!("rate-{run}"), 0).await;
+    let after_fixed = scrape().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let max = unthrottled(&args, &client, &url, &format!("max-{run}")).await;
 
@@ -693,6 +723,48 @@ async fn main() -> anyhow::Result<()> {
         counter("ahead"),
         counter("fetched")
     );
+    println!();
+    println!("service side during the fixed-rate run (share of each within the bound):");
+    let bounds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05];
+    let header: Vec<String> = bounds
+        .iter()
+        .map(|b| format!("<= {} ms", b * 1000.0))
+        .collect();
+    println!("| histogram | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(bounds.len()));
+    for (what, name, labels) in [
+        (
+            "POST /v1/orders handled",
+            "dsync_order_intake_http_request_duration_seconds",
+            "method=\"POST\"".to_owned(),
+        ),
+        (
+            "submission acknowledged",
+            "dsync_bus_produce_ack_seconds",
+            format!("topic=\"{}\"", topics.submissions),
+        ),
+        (
+            "outcome acknowledged",
+            "dsync_bus_produce_ack_seconds",
+            format!("topic=\"{}\"", topics.events),
+        ),
+    ] {
+        let shares: Vec<String> = bounds
+            .iter()
+            .map(|b| {
+                let within = |text: &str| bucket_count(text, name, &labels, *b);
+                let total = |text: &str| bucket_count(text, name, &labels, f64::INFINITY);
+                let n = total(&after_fixed) - total(&before_fixed);
+                let k = within(&after_fixed) - within(&before_fixed);
+                if n > 0.0 {
+                    format!("{:.2} %", 100.0 * k / n)
+                } else {
+                    "-".to_owned()
+                }
+            })
+            .collect();
+        println!("| {what} | {} |", shares.join(" | "));
+    }
     if on_topic < expected {
         bail!("{} outcomes missing", expected - on_topic);
     }
