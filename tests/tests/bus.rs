@@ -494,6 +494,112 @@ async fn pipelined_and_locally_delivered_records_are_processed_once_in_offset_or
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_inside_a_batch_resumes_exactly_there_with_two_co_partitioned_topics(
+) -> anyhow::Result<()> {
+    // Partition 0 of `done` is consumed to its end; partition 0 of `stopped` is committed in
+    // the middle of a producer batch. A partition-EOF event names only the partition number:
+    // the first must not be taken for the second (which would start it inside the batch, where
+    // tansu answers nothing and then skips to the next batch).
+    let env = TestEnv::new();
+    let done = env.topic("tt-done", 1).await?;
+    let stopped = env.topic("tt-stopped", 1).await?;
+    let output = env.topic("tt-out", 1).await?;
+    env.produce(&done, &[("A", "d0|ok".into()), ("A", "d1|ok".into())])
+        .await?;
+    let batch: Vec<(&str, String)> = (0..10)
+        .map(|i| ("B", format!("s{i}|{}", if i == 5 { "fatal" } else { "ok" })))
+        .collect();
+    env.produce(&stopped, &batch).await?;
+    let group = env.unique("tt");
+    let topics = [done.as_str(), stopped.as_str()];
+    let handler = ScriptedHandler::new(&output);
+    let (_stop, task) = spawn_loop(
+        &env,
+        ConsumerConfig::new(&group, &topics),
+        Arc::clone(&handler),
+        BusMetrics::unregistered(),
+    )?;
+    let err = tokio::time::timeout(WAIT, task)
+        .await??
+        .expect_err("fatal must stop the loop");
+    assert!(matches!(err, BusError::Fatal { offset: 5, .. }), "{err}");
+    // The other topic may or may not have been finished before the stop; finish it.
+    let fixed = ScriptedHandler::new(&output);
+    fixed.fix();
+    let (stop, task) = spawn_loop(
+        &env,
+        ConsumerConfig::new(&group, &topics),
+        Arc::clone(&fixed),
+        BusMetrics::unregistered(),
+    )?;
+    env.wait_for(&output, 12, WAIT).await?;
+    stop.cancel();
+    task.await??;
+    assert_eq!(env.committed(&group, &done).await?.get(&0), Some(&Some(2)));
+    assert_eq!(
+        env.committed(&group, &stopped).await?.get(&0),
+        Some(&Some(10))
+    );
+
+    // And once more from a state where `done` is at its end and `stopped` mid-batch.
+    let more: Vec<(&str, String)> = (10..20)
+        .map(|i| {
+            (
+                "B",
+                format!("s{i}|{}", if i == 15 { "fatal" } else { "ok" }),
+            )
+        })
+        .collect();
+    env.produce(&stopped, &more).await?;
+    let handler = ScriptedHandler::new(&output);
+    let (_stop, task) = spawn_loop(
+        &env,
+        ConsumerConfig::new(&group, &topics),
+        Arc::clone(&handler),
+        BusMetrics::unregistered(),
+    )?;
+    let err = tokio::time::timeout(WAIT, task)
+        .await??
+        .expect_err("fatal must stop the loop");
+    assert!(matches!(err, BusError::Fatal { offset: 15, .. }), "{err}");
+    assert_eq!(
+        env.committed(&group, &stopped).await?.get(&0),
+        Some(&Some(15))
+    );
+    let fixed = ScriptedHandler::new(&output);
+    fixed.fix();
+    let (stop, task) = spawn_loop(
+        &env,
+        ConsumerConfig::new(&group, &topics),
+        Arc::clone(&fixed),
+        BusMetrics::unregistered(),
+    )?;
+    env.wait_for(&output, 22, WAIT).await?;
+    stop.cancel();
+    task.await??;
+    assert_eq!(
+        fixed.seen().iter().map(|s| s.offset).collect::<Vec<_>>(),
+        (15..20).collect::<Vec<_>>(),
+        "the restart resumed at the failing record, inside its batch"
+    );
+    let outputs: Vec<String> = env
+        .read_all(&output)
+        .await?
+        .iter()
+        .map(payload_of)
+        .collect();
+    for i in 0..20 {
+        let want = format!("s{i}|");
+        assert_eq!(
+            outputs.iter().filter(|p| p.starts_with(&want)).count(),
+            1,
+            "s{i} relayed once"
+        );
+    }
+    Ok(())
+}
+
 /// Source offsets seen in an output topic, by partition, with their counts.
 async fn outputs_by_partition(
     env: &TestEnv,

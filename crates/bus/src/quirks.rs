@@ -124,6 +124,53 @@ pub fn high_watermarks_blocking(
     tps: &[Tp],
     timeout: Duration,
 ) -> Result<HashMap<Tp, i64>, BusError> {
+    let mut out = HashMap::new();
+    for one in by_topic(tps.iter().cloned()) {
+        out.extend(high_watermarks_one_topic(settings, &one, timeout)?);
+    }
+    Ok(out)
+}
+
+/// Splits partitions by topic. A partition-EOF event names only the partition number, so a
+/// probe that relies on EOF must cover one topic at a time: with two topics, the EOF of one
+/// topic's partition 1 would otherwise be taken for the other's (a consumer of two
+/// co-partitioned topics then started inside a batch and lost records).
+fn by_topic<T>(items: impl Iterator<Item = T>) -> Vec<Vec<T>>
+where
+    T: HasTopic,
+{
+    let mut groups: Vec<(String, Vec<T>)> = Vec::new();
+    for it in items {
+        let t = it.topic().to_owned();
+        match groups.iter_mut().find(|(g, _)| *g == t) {
+            Some((_, v)) => v.push(it),
+            None => groups.push((t, vec![it])),
+        }
+    }
+    groups.into_iter().map(|(_, v)| v).collect()
+}
+
+trait HasTopic {
+    fn topic(&self) -> &str;
+}
+
+impl HasTopic for Tp {
+    fn topic(&self) -> &str {
+        &self.0
+    }
+}
+
+impl HasTopic for (Tp, i64) {
+    fn topic(&self) -> &str {
+        &self.0 .0
+    }
+}
+
+fn high_watermarks_one_topic(
+    settings: &KafkaSettings,
+    tps: &[Tp],
+    timeout: Duration,
+) -> Result<HashMap<Tp, i64>, BusError> {
     if tps.is_empty() {
         return Ok(HashMap::new());
     }
@@ -187,6 +234,18 @@ pub fn high_watermarks_blocking(
 /// which the broker returns the record at the committed offset (see the module docs). Records
 /// below the committed offset must then be skipped by the caller.
 pub fn aligned_starts_blocking(
+    settings: &KafkaSettings,
+    resume: &[(Tp, i64)],
+    round: Duration,
+) -> Result<HashMap<Tp, i64>, BusError> {
+    let mut out = HashMap::new();
+    for one in by_topic(resume.iter().cloned()) {
+        out.extend(aligned_starts_one_topic(settings, &one, round)?);
+    }
+    Ok(out)
+}
+
+fn aligned_starts_one_topic(
     settings: &KafkaSettings,
     resume: &[(Tp, i64)],
     round: Duration,
