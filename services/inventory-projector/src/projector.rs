@@ -291,8 +291,10 @@ impl Projector {
             Kind::Request => &st.last_request,
         };
         if let Some(last) = last.as_ref().filter(|l| l.offset == record.offset) {
-            // Saved before, outputs maybe not all acknowledged: send them again.
+            // Applied before, but its records were not all acknowledged (they are published
+            // together): send them again, the state record included, with the same ids.
             let mut out: Vec<OutboundRecord> = last.outputs.iter().map(restored_output).collect();
+            out.push(self.changelog_record(sku, &st, record));
             let cause = cause_of(event);
             for loc in &last.touched {
                 if let Some(pos) = st.positions.get(loc).filter(|p| p.version > 0) {
@@ -320,6 +322,7 @@ impl Projector {
             _ => false,
         };
         let mut outputs = Vec::with_capacity(fx.outputs.len() + 2);
+        let mut stored = Vec::new();
         if kind == Kind::Request {
             let j = OutboundRecord::new(
                 &self.topics.journal,
@@ -336,6 +339,10 @@ impl Projector {
                     traceparent: None,
                 },
             );
+            if changed {
+                // Kept with the state so a retry re-sends it (see the re-send above).
+                stored.push(stored_output(&j));
+            }
             outputs.push(j);
         }
         if !changed {
@@ -346,7 +353,6 @@ impl Projector {
             return Ok(outputs);
         }
         let mut events = Vec::with_capacity(fx.outputs.len());
-        let mut stored = Vec::new();
         let mut touched = Vec::new();
         for o in &fx.outputs {
             let rec = self.encode(sku, o).await?;
@@ -371,21 +377,7 @@ impl Projector {
                 st.movement_cursor = slot.movement_cursor;
             }
         }
-        let changelog = OutboundRecord::new(
-            &self.topics.state,
-            sku.as_bytes().to_vec(),
-            st.encode(),
-            EventHeaders {
-                event_id: EventHeaders::deterministic_id(
-                    SOURCE_SYSTEM,
-                    &format!("state/{}/{p}/{}", record.topic, record.offset),
-                ),
-                event_type: STATE_EVENT_TYPE.into(),
-                correlation_id: record.headers.correlation_id.clone(),
-                causation_id: Some(record.headers.event_id.clone()),
-                traceparent: None,
-            },
-        );
+        let changelog = self.changelog_record(sku, &st, record);
         // The state record goes first; the bus publishes everything in this order and commits
         // the input once all of it is acknowledged (a failure then stops the loop, and a
         // restart restores from the changelog: see the module docs).
@@ -402,6 +394,28 @@ impl Projector {
         }
         debug!(outputs = outputs.len(), "applied");
         Ok(outputs)
+    }
+
+    /// The changelog record saving `st` after `record` (deterministic id per input).
+    fn changelog_record(&self, sku: &str, st: &SkuState, record: &InboundRecord) -> OutboundRecord {
+        OutboundRecord::new(
+            &self.topics.state,
+            sku.as_bytes().to_vec(),
+            st.encode(),
+            EventHeaders {
+                event_id: EventHeaders::deterministic_id(
+                    SOURCE_SYSTEM,
+                    &format!(
+                        "state/{}/{}/{}",
+                        record.topic, record.partition, record.offset
+                    ),
+                ),
+                event_type: STATE_EVENT_TYPE.into(),
+                correlation_id: record.headers.correlation_id.clone(),
+                causation_id: Some(record.headers.event_id.clone()),
+                traceparent: None,
+            },
+        )
     }
 
     /// The state of a SKU, if this instance owns its partition.
