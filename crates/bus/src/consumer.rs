@@ -458,6 +458,9 @@ impl<H: Handler> Shared<H> {
         } else {
             HashMap::new()
         };
+        // Lock order everywhere: flows, then workers, then offsets (local delivery takes flows
+        // and workers from other threads).
+        let mut flows = lock(&self.flows);
         let mut workers = lock(&self.workers);
         let mut offsets = lock(&self.offsets);
         for tp in tps {
@@ -466,7 +469,7 @@ impl<H: Handler> Shared<H> {
             }
             let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
             let start = starts.get(tp).copied();
-            lock(&self.flows).insert(
+            flows.insert(
                 tp.clone(),
                 Flow {
                     next_expected: start.map_or(0, |s| s.process_from),
