@@ -30,4 +30,4 @@ pub use metrics::BusMetrics;
 pub use producer::{Delivered, EventProducer};
 pub use reader::{BoundedReader, RecordRef};
 pub use record::{InboundRecord, OutboundRecord};
-pub use settings::{KafkaSettings, SaslMechanism, SecurityProtocol};
+pub use settings::{parse_duration, KafkaSettings, SaslMechanism, SecurityProtocol};

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use dsync_bus::{
-    ensure_topics, BusMetrics, ConsumerConfig, ConsumerLoop, EventHeaders, EventProducer, Handler,
-    HandlerResult, InboundRecord, KafkaSettings, OutboundRecord, TopicSpec,
+    ensure_topics, parse_duration, BusMetrics, ConsumerConfig, ConsumerLoop, EventHeaders,
+    EventProducer, Handler, HandlerResult, InboundRecord, KafkaSettings, OutboundRecord, TopicSpec,
 };
 use dsync_cli::{ConsumeArgs, ProduceArgs};
 use dsync_events::RegistrySettings;
@@ -86,19 +86,6 @@ struct RoundtripArgs {
     /// Give up after this long.
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
     timeout: Duration,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let n: u64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("bad duration unit in {s:?} (ms, s, m)")),
-    }
 }
 
 fn now_micros() -> u64 {

@@ -109,20 +109,20 @@ pub struct Settings {
 
     /// How often inbox folders are scanned (e.g. `1s`, `250ms`). A file is taken once its size
     /// and modification time are unchanged over one interval.
-    #[arg(long = "inbox-poll-interval", env = "EDI_INBOX_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration_arg)]
+    #[arg(long = "inbox-poll-interval", env = "EDI_INBOX_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub inbox_poll_interval: Duration,
 
     /// How often sent documents are checked for an overdue 997.
-    #[arg(long = "overdue-sweep-interval", env = "EDI_OVERDUE_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration_arg)]
+    #[arg(long = "overdue-sweep-interval", env = "EDI_OVERDUE_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub overdue_sweep_interval: Duration,
 
     /// How often work left in the journal (after a broker outage) is retried.
-    #[arg(long = "journal-retry-interval", env = "EDI_JOURNAL_RETRY_INTERVAL", default_value = "5s", value_parser = parse_duration_arg)]
+    #[arg(long = "journal-retry-interval", env = "EDI_JOURNAL_RETRY_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub journal_retry_interval: Duration,
 
     /// Time allowed to read `edi.documents` at start-up (rebuilding duplicate windows, control
     /// numbers and sent documents).
-    #[arg(long = "state-load-timeout", env = "EDI_STATE_LOAD_TIMEOUT", default_value = "120s", value_parser = parse_duration_arg)]
+    #[arg(long = "state-load-timeout", env = "EDI_STATE_LOAD_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub state_load_timeout: Duration,
 
     /// Common flags: Kafka, schema registry, telemetry, admin server.
@@ -163,33 +163,14 @@ impl Settings {
     }
 }
 
-fn parse_duration_arg(s: &str) -> Result<Duration, String> {
-    parse_duration(s)
-}
-
-/// Parses `500ms`, `30s`, `15m`, `24h`, `90d` (a number and a unit).
+/// Parses `500ms`, `30s`, `15m`, `24h`, `90d`: the project's duration syntax
+/// ([`dsync_bus::parse_duration`]), except that a unit is required (a partner profile's bare
+/// `24` is ambiguous).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{s:?} has no unit (ms, s, m, h, d)"))?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} does not start with a number"))?;
-    let secs = |mult: u64| {
-        n.checked_mul(mult)
-            .map(Duration::from_secs)
-            .ok_or_else(|| format!("{s:?} is too large"))
-    };
-    match unit.trim() {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => secs(1),
-        "m" | "min" => secs(60),
-        "h" => secs(3600),
-        "d" => secs(86_400),
-        other => Err(format!("{s:?}: unknown unit {other:?} (ms, s, m, h, d)")),
+    if s.trim().ends_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!("{:?} has no unit (ms, s, m, h, d)", s.trim()));
     }
+    dsync_bus::parse_duration(s)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use dsync_bus::parse_duration;
 use dsync_service::CommonSettings;
 
 use crate::handlers::Ctx;
@@ -199,22 +200,6 @@ impl Topics {
             state: t("inventory-projector.state"),
             journal: t("inventory-projector.journal"),
         }
-    }
-}
-
-/// `500ms`, `30s`, `5m`, `2h`, `7d` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        "d" => Ok(Duration::from_secs(n * 86_400)),
-        _ => Err(format!("bad duration unit in {s:?} (ms, s, m, h, d)")),
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dsync_bus::PoisonPolicy;
+use dsync_bus::{parse_duration, PoisonPolicy};
 use dsync_service::CommonSettings;
 
 use crate::IntakeError;
@@ -48,20 +48,6 @@ fn parse_credential(s: &str) -> Result<Credential, String> {
             })
         }
         _ => Err("expected <client name>:<secret>".to_owned()),
-    }
-}
-
-/// Parses `500ms`, `2s`, `1m` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("bad duration unit in {s:?} (ms, s, m)")),
     }
 }
 

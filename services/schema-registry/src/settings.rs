@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dsync_bus::KafkaSettings;
+use dsync_bus::{parse_duration, KafkaSettings};
 use dsync_telemetry::admin::AdminSettings;
 use dsync_telemetry::TelemetrySettings;
 
@@ -40,7 +40,7 @@ pub struct Settings {
 
     /// How long a write waits to be applied, and a request waits for the initial load of the
     /// topic, before failing with error 50002 (e.g. `30s`, `500ms`).
-    #[arg(long = "write-timeout", env = "WRITE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long = "write-timeout", env = "WRITE_TIMEOUT", default_value = "30s", value_parser = parse_write_timeout)]
     pub write_timeout: Duration,
 
     /// Kafka connection.
@@ -88,21 +88,18 @@ impl Settings {
     }
 }
 
-fn parse_level(s: &str) -> Result<CompatibilityLevel, String> {
-    s.parse().map_err(|e: RegistryError| e.to_string())
+/// A write timeout: the project's duration syntax, at most 10 minutes (a client waiting longer
+/// for a registration has given up long before).
+fn parse_write_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > Duration::from_secs(600) {
+        return Err(format!("{s:?} is longer than the 10 min limit"));
+    }
+    Ok(d)
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("bad duration unit in {s:?} (ms, s, m)")),
-    }
+fn parse_level(s: &str) -> Result<CompatibilityLevel, String> {
+    s.parse().map_err(|e: RegistryError| e.to_string())
 }
 
 #[cfg(test)]

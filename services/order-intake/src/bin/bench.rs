@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use chrono::{NaiveDate, Utc};
 use clap::Parser;
+use dsync_bus::parse_duration;
 use dsync_bus::{ensure_topics, BusMetrics, EventProducer, KafkaSettings};
 use dsync_events::{
     Address, AtpPolicy, AvailabilityChanged, ChannelAtp, CustomerShipTo, CustomerUpserted, Event,
     EventCodec, EventMetadata, ItemStatus, ItemUnit, ItemUpserted, LocationKind, Money,
     OrderChannel, PriceKind, PriceListEntryUpserted, RegistrySettings, WarehouseLocationUpserted,
 };
-use dsync_order_intake::settings::parse_duration;
 use dsync_order_intake::topics::Topics;
 use serde_json::json;
 
