@@ -45,6 +45,7 @@ mod error;
 pub mod fa997;
 pub mod po850;
 pub mod poack855;
+pub mod sample;
 mod schema;
 mod separators;
 mod sets;

@@ -25,12 +25,10 @@ use dsync_edi_gateway::handlers::interchanges::{decide, InboundContext, Receipt}
 use dsync_edi_gateway::profile::load_profile;
 use dsync_edi_gateway::state::PartnerState;
 use dsync_edi_gateway::{Topics, UsageMode};
+use dsync_x12::sample::{generate_850s, LINES_PER_SET, SETS_PER_INTERCHANGE};
 use dsync_x12::{interchanges, validate, Document};
 use x12_types::util::Parser as _;
 use x12_types::v005010::{Transmission, _850};
-
-const SETS_PER_INTERCHANGE: usize = 5;
-const LINES_PER_SET: usize = 10;
 
 const PROFILE: &str = r#"
 id = "ACME"
@@ -49,59 +47,6 @@ sku = "WID-4410"
 [units]
 CA = "CS"
 "#;
-
-fn generate(target_bytes: usize, gs08: &str, isa12: &str, isa11: char) -> (String, usize) {
-    let mut out = String::with_capacity(target_bytes + 8192);
-    let mut n_ic = 0usize;
-    let mut po = 0usize;
-    while out.len() < target_bytes {
-        n_ic += 1;
-        out.push_str(&format!(
-            "ISA*00*          *00*          *ZZ*BUYERCO        *ZZ*DISTSYNC       *240115*1030*{isa11}*{isa12}*{n_ic:09}*0*P*:~\n"
-        ));
-        out.push_str(&format!(
-            "GS*PO*BUYERCO*DISTSYNC*20240115*1030*{n_ic}*X*{gs08}~\n"
-        ));
-        for s in 1..=SETS_PER_INTERCHANGE {
-            po += 1;
-            let mut body = vec![
-                format!("BEG*00*SA*PO{po:08}**20240115"),
-                "CUR*BY*USD".to_string(),
-                "REF*DP*038".to_string(),
-                "REF*IA*VEND-7781".to_string(),
-                "DTM*002*20240122".to_string(),
-                "N1*ST*ACME STORE 0042*92*0042".to_string(),
-                "N3*1200 COMMERCE WAY".to_string(),
-                "N4*SPRINGFIELD*IL*62701*US".to_string(),
-                "N1*BT*ACME RETAIL HQ*1*123456789".to_string(),
-                "N3*PO BOX 9000".to_string(),
-                "N4*CHICAGO*IL*60601".to_string(),
-            ];
-            for l in 1..=LINES_PER_SET {
-                body.push(format!(
-                    "PO1*{l}*{}*EA*{}.{:02}*PE*BP*ACM-{:05}*VP*WID-{:05}*UP*0123456{:05}",
-                    l * 3,
-                    l + 2,
-                    l * 7 % 100,
-                    po % 100_000,
-                    l,
-                    l
-                ));
-                body.push(format!("PID*F****WIDGET MODEL {l} BLUE LARGE"));
-            }
-            body.push(format!("CTT*{LINES_PER_SET}"));
-            out.push_str(&format!("ST*850*{s:04}~\n"));
-            for seg in &body {
-                out.push_str(seg);
-                out.push_str("~\n");
-            }
-            out.push_str(&format!("SE*{}*{s:04}~\n", body.len() + 2));
-        }
-        out.push_str(&format!("GE*{SETS_PER_INTERCHANGE}*{n_ic}~\n"));
-        out.push_str(&format!("IEA*1*{n_ic:09}~\n"));
-    }
-    (out, po)
-}
 
 fn x12_layer(input: &[u8]) -> usize {
     let mut pos = 0;
@@ -202,7 +147,7 @@ fn main() {
         now: Utc::now(),
     };
 
-    let (f, n) = generate(mb << 20, "005010", "00501", '^');
+    let (f, n) = generate_850s(mb << 20, "005010", "00501", '^');
     let (t_x12, c1) = best_of(runs, || x12_layer(f.as_bytes()));
     let (t_gw, c2) = best_of(runs, || gateway(&ctx, f.as_bytes(), false));
     let (t_gwe, c3) = best_of(runs, || gateway(&ctx, f.as_bytes(), true));
