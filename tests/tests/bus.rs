@@ -513,29 +513,10 @@ async fn a_restart_inside_a_batch_resumes_exactly_there_with_two_co_partitioned_
     env.produce(&stopped, &batch).await?;
     let group = env.unique("tt");
     let topics = [done.as_str(), stopped.as_str()];
-    let handler = ScriptedHandler::new(&output);
-    let (_stop, task) = spawn_loop(
-        &env,
-        ConsumerConfig::new(&group, &topics),
-        Arc::clone(&handler),
-        BusMetrics::unregistered(),
-    )?;
-    let err = tokio::time::timeout(WAIT, task)
-        .await??
-        .expect_err("fatal must stop the loop");
+    let err = run_until_fatal(&env, &group, &topics, &output).await?;
     assert!(matches!(err, BusError::Fatal { offset: 5, .. }), "{err}");
     // The other topic may or may not have been finished before the stop; finish it.
-    let fixed = ScriptedHandler::new(&output);
-    fixed.fix();
-    let (stop, task) = spawn_loop(
-        &env,
-        ConsumerConfig::new(&group, &topics),
-        Arc::clone(&fixed),
-        BusMetrics::unregistered(),
-    )?;
-    env.wait_for(&output, 12, WAIT).await?;
-    stop.cancel();
-    task.await??;
+    run_fixed_until(&env, &group, &topics, &output, 12).await?;
     assert_eq!(env.committed(&group, &done).await?.get(&0), Some(&Some(2)));
     assert_eq!(
         env.committed(&group, &stopped).await?.get(&0),
@@ -552,32 +533,13 @@ async fn a_restart_inside_a_batch_resumes_exactly_there_with_two_co_partitioned_
         })
         .collect();
     env.produce(&stopped, &more).await?;
-    let handler = ScriptedHandler::new(&output);
-    let (_stop, task) = spawn_loop(
-        &env,
-        ConsumerConfig::new(&group, &topics),
-        Arc::clone(&handler),
-        BusMetrics::unregistered(),
-    )?;
-    let err = tokio::time::timeout(WAIT, task)
-        .await??
-        .expect_err("fatal must stop the loop");
+    let err = run_until_fatal(&env, &group, &topics, &output).await?;
     assert!(matches!(err, BusError::Fatal { offset: 15, .. }), "{err}");
     assert_eq!(
         env.committed(&group, &stopped).await?.get(&0),
         Some(&Some(15))
     );
-    let fixed = ScriptedHandler::new(&output);
-    fixed.fix();
-    let (stop, task) = spawn_loop(
-        &env,
-        ConsumerConfig::new(&group, &topics),
-        Arc::clone(&fixed),
-        BusMetrics::unregistered(),
-    )?;
-    env.wait_for(&output, 22, WAIT).await?;
-    stop.cancel();
-    task.await??;
+    let fixed = run_fixed_until(&env, &group, &topics, &output, 22).await?;
     assert_eq!(
         fixed.seen().iter().map(|s| s.offset).collect::<Vec<_>>(),
         (15..20).collect::<Vec<_>>(),
@@ -598,6 +560,47 @@ async fn a_restart_inside_a_batch_resumes_exactly_there_with_two_co_partitioned_
         );
     }
     Ok(())
+}
+
+/// Runs a loop over `topics` whose `fatal` records fail, until it stops; returns why.
+async fn run_until_fatal(
+    env: &TestEnv,
+    group: &str,
+    topics: &[&str],
+    output: &str,
+) -> anyhow::Result<BusError> {
+    let (_stop, task) = spawn_loop(
+        env,
+        ConsumerConfig::new(group, topics),
+        ScriptedHandler::new(output),
+        BusMetrics::unregistered(),
+    )?;
+    Ok(tokio::time::timeout(WAIT, task)
+        .await??
+        .expect_err("fatal must stop the loop"))
+}
+
+/// Runs a loop over `topics` with the bug fixed until `output` holds `n` records, then stops
+/// it; returns its handler.
+async fn run_fixed_until(
+    env: &TestEnv,
+    group: &str,
+    topics: &[&str],
+    output: &str,
+    n: usize,
+) -> anyhow::Result<Arc<ScriptedHandler>> {
+    let fixed = ScriptedHandler::new(output);
+    fixed.fix();
+    let (stop, task) = spawn_loop(
+        env,
+        ConsumerConfig::new(group, topics),
+        Arc::clone(&fixed),
+        BusMetrics::unregistered(),
+    )?;
+    env.wait_for(output, n, WAIT).await?;
+    stop.cancel();
+    task.await??;
+    Ok(fixed)
 }
 
 /// Source offsets seen in an output topic, by partition, with their counts.
