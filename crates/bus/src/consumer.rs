@@ -53,6 +53,8 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 use crate::admin::{ensure_topics, topic_partitions, TopicSpec};
 use crate::dlq::{self, ParkedKeys};
 use crate::error::{ErrorClass, HandlerError};
+use crate::group_probe;
+use crate::membership::{self, Action, Health, Problem, Watchdog, WatchdogConfig};
 use crate::metrics::BusMetrics;
 use crate::producer::{Delivered, EventProducer};
 use crate::quirks;
@@ -248,6 +250,17 @@ struct Shared<H> {
     partition_counts: HashMap<String, i32>,
     fatal: Mutex<Option<BusError>>,
     stop: CancellationToken,
+    /// This member's `client.id` (unique per loop, so the member is found in the group's
+    /// description: member ids start with it).
+    client_id: String,
+    /// Whether the membership watchdog vouches for readiness (else an assignment does).
+    watched: bool,
+    /// When this member last finished an assignment or revocation.
+    last_rebalance: Mutex<Instant>,
+    /// Whether partitions were ever assigned (an empty assignment counts).
+    assigned_once: std::sync::atomic::AtomicBool,
+    /// A rejoin the watchdog asked for, carried out by the poll thread.
+    rejoin: Mutex<Option<Problem>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -319,12 +332,27 @@ impl<H: Handler> ConsumerContext for LoopContext<H> {
                     self.shared.set_fatal(e);
                     return;
                 }
+                self.shared.rebalanced();
+                self.shared
+                    .assigned_once
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
                 if let Some(r) = &self.shared.readiness {
-                    r.set(
-                        &self.shared.readiness_name(),
-                        true,
-                        format!("{} partitions assigned", tps.len()),
-                    );
+                    if self.shared.watched {
+                        r.set(
+                            &self.shared.readiness_name(),
+                            false,
+                            format!(
+                                "{} partitions assigned; checking the group with its coordinator",
+                                tps.len()
+                            ),
+                        );
+                    } else {
+                        r.set(
+                            &self.shared.readiness_name(),
+                            true,
+                            format!("{} partitions assigned", tps.len()),
+                        );
+                    }
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
@@ -332,6 +360,7 @@ impl<H: Handler> ConsumerContext for LoopContext<H> {
                 self.shared
                     .retire_partitions(consumer, &tps, self.shared.config.revoke_deadline);
                 self.shared.handler.partitions_revoked(&tps);
+                self.shared.rebalanced();
                 if let Some(r) = &self.shared.readiness {
                     r.set(&self.shared.readiness_name(), false, "rebalancing");
                 }
@@ -376,6 +405,15 @@ impl<H: Handler> ConsumerContext for LoopContext<H> {
 impl<H: Handler> Shared<H> {
     fn readiness_name(&self) -> String {
         format!("consumer:{}", self.config.group_id)
+    }
+
+    fn rebalanced(&self) {
+        *lock(&self.last_rebalance) = Instant::now();
+    }
+
+    /// The partitions this member owns now.
+    fn owned(&self) -> HashSet<Tp> {
+        lock(&self.workers).keys().cloned().collect()
     }
 
     fn set_fatal(&self, e: BusError) {
@@ -1288,6 +1326,16 @@ impl<H: Handler> ConsumerLoop<H> {
         }
         ensure_topics(&self.settings, &side_topics).await?;
 
+        let mut cfg = self.settings.client_config();
+        let base_client_id = cfg.get("client.id").unwrap_or("dsync").to_owned();
+        let client_id = format!(
+            "{base_client_id}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let watched = group_probe::supported(&self.settings);
+        if !watched {
+            info!("membership watchdog off: it speaks PLAINTEXT only; the broker's coordinator is trusted");
+        }
         let shared = Arc::new(Shared {
             settings: self.settings.clone(),
             config: self.config.clone(),
@@ -1304,9 +1352,13 @@ impl<H: Handler> ConsumerLoop<H> {
             partition_counts,
             fatal: Mutex::new(None),
             stop: CancellationToken::new(),
+            client_id: client_id.clone(),
+            watched,
+            last_rebalance: Mutex::new(Instant::now()),
+            assigned_once: std::sync::atomic::AtomicBool::new(false),
+            rejoin: Mutex::new(None),
         });
 
-        let mut cfg = self.settings.client_config();
         cfg.set("group.id", &self.config.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -1326,6 +1378,12 @@ impl<H: Handler> ConsumerLoop<H> {
                 },
             );
         self.settings.apply_overrides(&mut cfg);
+        // After the overrides: the member must be recognisable in the group's description.
+        cfg.set("client.id", &client_id);
+        let session_timeout = cfg
+            .get("session.timeout.ms")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(Duration::from_secs(10), Duration::from_millis);
         let consumer: BaseConsumer<LoopContext<H>> = cfg
             .create_with_context(LoopContext {
                 shared: Arc::clone(&shared),
@@ -1341,6 +1399,18 @@ impl<H: Handler> ConsumerLoop<H> {
         self.local.set(Some(Arc::new(move |m| {
             weak.upgrade().is_some_and(|s| s.inject(m))
         })));
+        let watchdog = if watched {
+            let (s, stop) = (Arc::clone(&shared), shutdown.clone());
+            let cfg = WatchdogConfig::for_session_timeout(session_timeout);
+            Some(
+                std::thread::Builder::new()
+                    .name(format!("watch-{}", self.config.group_id))
+                    .spawn(move || watch_thread(&s, &stop, cfg))
+                    .map_err(|e| BusError::Internal(format!("spawning watchdog thread: {e}")))?,
+            )
+        } else {
+            None
+        };
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -1352,6 +1422,10 @@ impl<H: Handler> ConsumerLoop<H> {
             })
             .map_err(|e| BusError::Internal(format!("spawning poll thread: {e}")))?;
         let _ = done_rx.await;
+        shared.stop.cancel();
+        if let Some(w) = watchdog {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
         self.local.set(None);
         if let Some(r) = &shared.readiness {
             r.set(&shared.readiness_name(), false, "stopped");
@@ -1377,6 +1451,10 @@ fn poll_thread<H: Handler>(
             Some(Err(e)) => warn!(error = %e, "consumer error"),
         }
         shared.flush_stashed(consumer);
+        let rejoin = lock(&shared.rejoin).take();
+        if let Some(problem) = rejoin {
+            rejoin_group(consumer, shared, &problem);
+        }
         if last_commit.elapsed() >= shared.config.commit_interval {
             shared.commit_async(consumer);
             shared.update_lag();
@@ -1396,4 +1474,103 @@ fn poll_thread<H: Handler>(
     // Serve the resulting rebalance callbacks and leave the group promptly.
     let _ = consumer.poll(Duration::from_millis(100));
     info!("consumer stopped");
+}
+
+/// Leaves the group and joins it again (see [`crate::membership`]): the revocation commits what
+/// was processed, the new member gets a fresh assignment.
+fn rejoin_group<H: Handler>(
+    consumer: &BaseConsumer<LoopContext<H>>,
+    shared: &Arc<Shared<H>>,
+    problem: &Problem,
+) {
+    warn!(group = %shared.config.group_id, reason = problem.label(), problem = %problem,
+        "consumer group membership is stuck; leaving and rejoining the group");
+    shared
+        .metrics
+        .rejoins
+        .with_label_values(&[shared.config.group_id.as_str(), problem.label()])
+        .inc();
+    consumer.unsubscribe();
+    // Serve the revocation (its callback commits) before subscribing again.
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        match consumer.poll(Duration::from_millis(50)) {
+            Some(Ok(m)) => shared.route(consumer, m.detach()),
+            Some(Err(e)) => debug!(error = %e, "consumer error while leaving"),
+            None => {}
+        }
+        if lock(&shared.workers).is_empty() {
+            break;
+        }
+    }
+    let topics: Vec<&str> = shared.config.topics.iter().map(String::as_str).collect();
+    if let Err(e) = consumer.subscribe(&topics) {
+        error!(error = %e, "cannot subscribe again after leaving the group; stopping");
+        shared.set_fatal(BusError::kafka("subscribe after rejoin", e));
+    }
+}
+
+/// The membership watchdog's thread: describes the group every interval, sets readiness and
+/// asks the poll thread for a rejoin when [`Watchdog`] says so.
+fn watch_thread<H: Handler>(
+    shared: &Arc<Shared<H>>,
+    shutdown: &CancellationToken,
+    config: WatchdogConfig,
+) {
+    let mut dog = Watchdog::new(config);
+    let mut last_label: Option<&'static str> = None;
+    let group = shared.config.group_id.clone();
+    loop {
+        let wake = Instant::now() + config.interval;
+        while Instant::now() < wake {
+            if shutdown.is_cancelled() || shared.stop.is_cancelled() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !shared
+            .assigned_once
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            continue;
+        }
+        let view =
+            match group_probe::describe_group(&shared.settings, &group, Duration::from_secs(2)) {
+                Ok(v) => v,
+                Err(e) => {
+                    debug!(error = %e, "cannot describe the group; checking again later");
+                    continue;
+                }
+            };
+        let owned = shared.owned();
+        shared
+            .metrics
+            .partitions_owned
+            .with_label_values(&[group.as_str()])
+            .set(owned.len() as i64);
+        let health = membership::assess(&view, &shared.client_id, &owned, &shared.partition_counts);
+        let label = match &health {
+            Health::Healthy(_) => None,
+            Health::Suspect(p) => Some(p.label()),
+        };
+        if label != last_label {
+            match &health {
+                Health::Healthy(detail) => info!(group = %group, %detail, "consumer group healthy"),
+                Health::Suspect(p) => {
+                    info!(group = %group, problem = %p, "consumer group suspect; watching")
+                }
+            }
+            last_label = label;
+        }
+        if let Some(r) = &shared.readiness {
+            match &health {
+                Health::Healthy(detail) => r.set(&shared.readiness_name(), true, detail.clone()),
+                Health::Suspect(p) => r.set(&shared.readiness_name(), false, p.to_string()),
+            }
+        }
+        let last_rebalance = *lock(&shared.last_rebalance);
+        if let Action::Rejoin(p) = dog.observe(Instant::now(), &health, last_rebalance) {
+            *lock(&shared.rejoin) = Some(p);
+        }
+    }
 }

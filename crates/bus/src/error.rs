@@ -45,6 +45,10 @@ pub enum BusError {
     /// A background task ended abnormally.
     #[error("internal: {0}")]
     Internal(String),
+    /// Describing a consumer group through its coordinator failed (the membership watchdog
+    /// tries again at its next check).
+    #[error("describing the consumer group: {0}")]
+    GroupProbe(String),
 }
 
 impl BusError {
