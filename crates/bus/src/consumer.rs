@@ -409,6 +409,11 @@ impl<H: Handler> Shared<H> {
 
     fn rebalanced(&self) {
         *lock(&self.last_rebalance) = Instant::now();
+        let owned = lock(&self.workers).len();
+        self.metrics
+            .partitions_owned
+            .with_label_values(&[self.config.group_id.as_str()])
+            .set(owned as i64);
     }
 
     /// The partitions this member owns now.
@@ -1543,11 +1548,6 @@ fn watch_thread<H: Handler>(
                 }
             };
         let owned = shared.owned();
-        shared
-            .metrics
-            .partitions_owned
-            .with_label_values(&[group.as_str()])
-            .set(owned.len() as i64);
         let health = membership::assess(&view, &shared.client_id, &owned, &shared.partition_counts);
         let label = match &health {
             Health::Healthy(_) => None,
