@@ -1121,9 +1121,9 @@ impl<H: Handler> PartitionWorker<H> {
             shared
                 .metrics
                 .handler_errors
-                .with_label_values(&[topic, err.class.as_str()])
+                .with_label_values(&[topic, err.class().as_str()])
                 .inc();
-            match err.class {
+            match err.class() {
                 ErrorClass::Transient => {
                     attempt += 1;
                     if shared
@@ -1132,11 +1132,14 @@ impl<H: Handler> PartitionWorker<H> {
                         .max_attempts
                         .is_some_and(|m| attempt >= m)
                     {
-                        error!(attempts = attempt, error = %err.message, "transient failure persisted past the retry budget; stopping");
-                        return self.fatal(record, format!("retries exhausted: {}", err.message));
+                        error!(attempts = attempt, error = %err, "transient failure persisted past the retry budget; stopping");
+                        return self.fatal(record, format!("retries exhausted: {err}"));
                     }
                     let delay = shared.config.retry.delay(attempt);
-                    warn!(attempt, delay_ms = delay.as_millis() as u64, error = %err.message, "transient failure; retrying");
+                    let delay = err
+                        .retry_after()
+                        .map_or(delay, |hint| hint.min(shared.config.retry.max).max(delay));
+                    warn!(attempt, delay_ms = delay.as_millis() as u64, error = %err, "transient failure; retrying");
                     shared.metrics.retries.with_label_values(&[topic]).inc();
                     tokio::select! {
                         () = self.abandon.cancelled() => return Outcome::Abandoned,
@@ -1145,17 +1148,17 @@ impl<H: Handler> PartitionWorker<H> {
                     }
                 }
                 ErrorClass::Poison => {
-                    warn!(error = %err.message, "poison record; dead-lettering");
+                    warn!(error = %err, "poison record; dead-lettering");
                     if !self.drain(inflight).await {
                         return Outcome::Fatal;
                     }
                     return self
-                        .dead_letter(record, ErrorClass::Poison, &err.message, None)
+                        .dead_letter(record, ErrorClass::Poison, &err.to_string(), None)
                         .await;
                 }
                 ErrorClass::Fatal => {
-                    error!(error = %err.message, "fatal handler failure; stopping without committing this record");
-                    return self.fatal(record, err.message);
+                    error!(error = %err, "fatal handler failure; stopping without committing this record");
+                    return self.fatal(record, err.to_string());
                 }
             }
         }

@@ -26,7 +26,7 @@ pub use consumer::{
     ConsumerConfig, ConsumerLoop, Handler, HandlerResult, LocalDelivery, PoisonPolicy, RetryPolicy,
     StartFrom,
 };
-pub use error::{BusError, ErrorClass, HandlerError};
+pub use error::{BoxError, BusError, Classify, ErrorClass, HandlerError};
 pub use headers::EventHeaders;
 pub use metrics::BusMetrics;
 pub use producer::{Delivered, EventProducer};

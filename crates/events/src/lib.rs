@@ -12,8 +12,9 @@
 //!   writer's record name).
 //! * [`SchemaRegistryClient`]: Confluent-compatible REST client with caches, basic auth and
 //!   timeouts; [`RegistrySettings`] are its flags.
-//! * [`EventsError`]: typed failures, classified for the bus by `From<EventsError> for
-//!   dsync_bus::HandlerError` (bad bytes are poison, an unreachable registry is transient).
+//! * [`EventsError`]: typed failures, classified for the bus by its `dsync_bus::Classify`
+//!   impl, so a handler's `?` makes a `HandlerError` of it (bad bytes are poison, an
+//!   unreachable registry is transient).
 //!
 //! Codec: generated straight-line Avro binary code ([`datum::AvroDatum`]) on the hot path (the
 //! writer schema is the reader's), Avro schema resolution through `apache-avro` when they

@@ -102,7 +102,7 @@ impl App {
             metrics,
         )?);
         gateway
-            .load_state(&settings.common.kafka, settings.state_load_timeout)
+            .load_state(&settings.common.kafka, settings.load_timeout)
             .await?;
         gateway.recover().await?;
         let addr = settings.http_addr;
@@ -201,11 +201,8 @@ impl App {
 
         let consumer = ConsumerLoop::new(
             s.common.kafka.clone(),
-            ConsumerConfig::new(
-                &s.consumer_group,
-                &[self.gateway.topics().order_events.as_str()],
-            )
-            .poison_policy(PoisonPolicy::Skip),
+            ConsumerConfig::new(&s.group_id, &[self.gateway.topics().order_events.as_str()])
+                .poison_policy(PoisonPolicy::Skip),
             Arc::new(OrderEvents(Arc::clone(&self.gateway))),
             self.runtime.producer.clone(),
             self.runtime.bus_metrics.clone(),
@@ -220,7 +217,7 @@ impl App {
         let router = http::router(
             Arc::clone(&self.gateway),
             UploadAuth::new(&s.upload_api_keys),
-            s.max_upload_bytes,
+            s.max_body_bytes,
         );
         let listener = tokio::net::TcpListener::from_std(self.listener).map_err(|source| {
             GatewayError::Http {

@@ -9,7 +9,7 @@
 //! their status and order ids, acknowledgement file) once everything is published and
 //! delivered; `202` with the same body when the outcome is journaled but publishing waits for
 //! the broker; `401` without a valid key; `403` with a key of another partner; `404` for an
-//! unknown partner; `400` for an empty body; `413` above `--max-upload-bytes`; `500` when the
+//! unknown partner; `400` for an empty body; `413` above `--max-body-bytes`; `500` when the
 //! file could not be archived.
 
 use std::sync::Arc;

@@ -162,7 +162,7 @@ impl App {
             0,
             (
                 "fetch.wait.max.ms".to_owned(),
-                settings.follower_fetch_wait_ms.to_string(),
+                settings.follower_fetch_wait.as_millis().to_string(),
             ),
         );
         let started_followers = try_join_all(
@@ -191,7 +191,7 @@ impl App {
             0,
             (
                 "fetch.wait.max.ms".to_owned(),
-                settings.consumer_fetch_wait_ms.to_string(),
+                settings.consumer_fetch_wait.as_millis().to_string(),
             ),
         );
         let consumer = ConsumerLoop::new(
@@ -205,7 +205,7 @@ impl App {
         )
         .with_readiness(readiness);
 
-        let addr = settings.listen_addr;
+        let addr = settings.http_addr;
         let bind_err = |source| IntakeError::Serve {
             addr: addr.to_string(),
             source,
