@@ -12,6 +12,10 @@
 //!   writer's record name).
 //! * [`SchemaRegistryClient`]: Confluent-compatible REST client with caches, basic auth and
 //!   timeouts; [`RegistrySettings`] are its flags.
+//! * [`topics`]: the topic catalog of `schemas/topics.json`, generated: a name constant per
+//!   topic (`topics::ORDERS_EVENTS`) and its [`topics::TopicDef`] (`topics::defs::ORDERS_EVENTS`:
+//!   partitions, cleanup policy, key format, event types, dead-letter and parked-keys topics),
+//!   which gives the [`dsync_bus::TopicSpec`] a service creates the topic from, behind its prefix.
 //! * [`EventsError`]: typed failures, classified for the bus by its `dsync_bus::Classify`
 //!   impl, so a handler's `?` makes a `HandlerError` of it (bad bytes are poison, an
 //!   unreachable registry is transient).
@@ -26,6 +30,7 @@ mod error;
 pub mod event;
 mod registry;
 pub mod serde_util;
+mod topic_def;
 mod types;
 pub mod wire;
 
