@@ -221,6 +221,11 @@ impl App {
                 result_wait: settings.result_wait,
                 max_lines: settings.max_lines,
                 local: consumer.local_delivery(),
+                readiness: runtime.readiness.clone(),
+                decide_checks: vec![
+                    READY_CHECK.to_owned(),
+                    format!("consumer:{}", settings.group_id),
+                ],
             }),
             settings.max_body_bytes,
         );
