@@ -4,6 +4,13 @@
 //! Reads start at the beginning (always a batch boundary) and end at partition EOF; end offsets
 //! come from fetch high-water marks, never from ListOffsets (see [`crate::quirks`]). A read from
 //! an offset starts at the producer batch containing it and drops the records before it.
+//!
+//! [`Materializer`] follows a topic into local state with [`Progress`] and the one policy for
+//! undecodable records (see [`materializer`]).
+
+pub mod materializer;
+
+pub use materializer::{load, Apply, Counts, Materializer, Progress, Summary};
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
