@@ -135,7 +135,10 @@ impl Apply for Decoding {
     /// `None`: a tombstone.
     type Value = Option<AnyEvent>;
 
-    async fn decode(&mut self, record: &InboundRecord) -> Result<Option<Self::Value>, HandlerError> {
+    async fn decode(
+        &mut self,
+        record: &InboundRecord,
+    ) -> Result<Option<Self::Value>, HandlerError> {
         if record.payload.is_none() {
             return Ok(Some(None));
         }

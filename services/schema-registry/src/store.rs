@@ -264,7 +264,10 @@ pub struct StoreSink {
 impl Apply for StoreSink {
     type Value = (String, OpValue);
 
-    async fn decode(&mut self, record: &InboundRecord) -> Result<Option<Self::Value>, HandlerError> {
+    async fn decode(
+        &mut self,
+        record: &InboundRecord,
+    ) -> Result<Option<Self::Value>, HandlerError> {
         match log::decode(record.key.as_deref(), record.payload.as_deref()) {
             Ok(op) => Ok(Some(op)),
             Err(Skip::Empty) => {

@@ -365,20 +365,34 @@ impl<S: Apply> Materializer<S> {
         sink: S,
     ) -> Result<Self, BusError> {
         let reader = RangeReader::start(settings, topic, from, until).await?;
-        let ends = reader.ends().clone();
+        let (starts, ends) = (reader.starts().clone(), reader.ends().clone());
+        let this = Self::new(topic, Records::Reader(reader), ends, until, sink);
+        // A partition read from offset `s` has everything below `s` behind it.
+        for (p, s) in starts {
+            this.progress.advance_to(p, s);
+        }
+        Ok(this)
+    }
+
+    fn new(
+        topic: &str,
+        records: Records,
+        ends: HashMap<i32, i64>,
+        until: ReadUntil,
+        sink: S,
+    ) -> Self {
         let progress = Arc::new(Progress::new(topic));
-        Self::with_starts(&progress, reader.starts());
         progress.set_start_ends(ends.clone());
-        Ok(Self {
+        Self {
             topic: topic.to_owned(),
-            records: Records::Reader(reader),
+            records,
             ends,
             until,
             sink,
             progress,
             metrics: None,
             timeout: None,
-        })
+        }
     }
 
     /// A materializer over records handed in by a test, with `ends` as the end offsets.
@@ -390,25 +404,7 @@ impl<S: Apply> Materializer<S> {
         until: ReadUntil,
         sink: S,
     ) -> Self {
-        let progress = Arc::new(Progress::new(topic));
-        progress.set_start_ends(ends.clone());
-        Self {
-            topic: topic.to_owned(),
-            records: Records::Channel(rx),
-            ends,
-            until,
-            sink,
-            progress,
-            metrics: None,
-            timeout: None,
-        }
-    }
-
-    /// A partition read from offset `s` has everything below `s` behind it.
-    fn with_starts(progress: &Progress, starts: &HashMap<i32, i64>) {
-        for (p, s) in starts {
-            progress.advance_to(*p, *s);
-        }
+        Self::new(topic, Records::Channel(rx), ends, until, sink)
     }
 
     /// Reports into `progress` (created before the materializer, e.g. shared with code that

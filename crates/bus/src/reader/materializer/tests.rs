@@ -83,7 +83,10 @@ async fn waiting_for_a_catch_up_ends_when_the_offsets_are_applied_or_times_out()
     assert!(matches!(e, BusError::Timeout(_)), "{e}");
     assert_eq!(e.class(), ErrorClass::Transient);
     let msg = e.to_string();
-    assert!(msg.contains("orders.events") && msg.contains("{0: 3}"), "{msg}");
+    assert!(
+        msg.contains("orders.events") && msg.contains("{0: 3}"),
+        "{msg}"
+    );
 
     let loaded = p.wait_loaded(Duration::from_millis(20)).await;
     assert!(loaded.is_err(), "never started: never loaded");
@@ -104,8 +107,8 @@ impl Apply for Scripted {
     async fn decode(&mut self, record: &InboundRecord) -> Result<Option<bool>, HandlerError> {
         let attempt = self.attempts.entry(record.offset).or_insert(0);
         *attempt += 1;
-        let payload = std::str::from_utf8(record.payload.as_deref().unwrap_or_default())
-            .unwrap_or_default();
+        let payload =
+            std::str::from_utf8(record.payload.as_deref().unwrap_or_default()).unwrap_or_default();
         match payload {
             "ok" => Ok(Some(true)),
             "same" => Ok(Some(false)),
@@ -133,29 +136,26 @@ impl Apply for Scripted {
     }
 }
 
-fn feed(records: Vec<InboundRecord>) -> mpsc::Receiver<InboundRecord> {
+/// A bounded materializer over `records` with `ends` as its end offsets.
+fn bounded(records: Vec<InboundRecord>, list: &[(i32, i64)]) -> Materializer<Scripted> {
     let (tx, rx) = mpsc::channel(records.len().max(1));
     for r in records {
         tx.try_send(r).expect("room");
     }
-    rx
+    Materializer::from_channel("t", rx, ends(list), ReadUntil::End, Scripted::default())
 }
 
 #[tokio::test]
 async fn undecodable_records_are_skipped_counted_and_passed_by_the_progress() {
-    let rx = feed(vec![
-        record(0, 0, "ok"),
-        record(0, 1, "poison"),
-        record(0, 2, "other"),
-        record(1, 0, "same"),
-        record(0, 3, "ok"),
-    ]);
-    let m = Materializer::from_channel(
-        "t",
-        rx,
-        ends(&[(0, 4), (1, 1)]),
-        ReadUntil::End,
-        Scripted::default(),
+    let m = bounded(
+        vec![
+            record(0, 0, "ok"),
+            record(0, 1, "poison"),
+            record(0, 2, "other"),
+            record(1, 0, "same"),
+            record(0, 3, "ok"),
+        ],
+        &[(0, 4), (1, 1)],
     );
     let progress = Arc::clone(m.progress());
     let (sink, summary) = m.run(CancellationToken::new()).await.expect("run");
@@ -184,14 +184,7 @@ async fn undecodable_records_are_skipped_counted_and_passed_by_the_progress() {
 #[tokio::test]
 async fn a_bounded_read_that_ends_early_is_caught_up_with_its_end_offsets() {
     // The last records were compacted away: the reader ends at EOF below the end offsets.
-    let rx = feed(vec![record(0, 0, "ok")]);
-    let m = Materializer::from_channel(
-        "t",
-        rx,
-        ends(&[(0, 5), (1, 0)]),
-        ReadUntil::End,
-        Scripted::default(),
-    );
+    let m = bounded(vec![record(0, 0, "ok")], &[(0, 5), (1, 0)]);
     let progress = Arc::clone(m.progress());
     let (_, summary) = m.run(CancellationToken::new()).await.expect("run");
     assert!(summary.complete);
@@ -201,17 +194,13 @@ async fn a_bounded_read_that_ends_early_is_caught_up_with_its_end_offsets() {
 
 #[tokio::test]
 async fn a_fatal_record_stops_before_it_with_its_coordinates() {
-    let rx = feed(vec![
-        record(2, 7, "ok"),
-        record(2, 8, "fatal"),
-        record(2, 9, "ok"),
-    ]);
-    let m = Materializer::from_channel(
-        "t",
-        rx,
-        ends(&[(2, 10)]),
-        ReadUntil::End,
-        Scripted::default(),
+    let m = bounded(
+        vec![
+            record(2, 7, "ok"),
+            record(2, 8, "fatal"),
+            record(2, 9, "ok"),
+        ],
+        &[(2, 10)],
     );
     let progress = Arc::clone(m.progress());
     let e = m
@@ -231,22 +220,23 @@ async fn a_fatal_record_stops_before_it_with_its_coordinates() {
         other => panic!("unexpected {other}"),
     }
     assert!(e.to_string().contains("corrupt state blob"), "{e}");
-    assert_eq!(progress.applied().get(&2), Some(&8), "stopped before the record");
+    assert_eq!(
+        progress.applied().get(&2),
+        Some(&8),
+        "stopped before the record"
+    );
     assert!(!progress.is_loaded());
 }
 
 #[tokio::test]
 async fn a_transient_failure_is_retried_and_later_records_wait() {
-    let rx = feed(vec![record(0, 0, "busy2"), record(0, 1, "ok")]);
-    let m = Materializer::from_channel(
-        "t",
-        rx,
-        ends(&[(0, 2)]),
-        ReadUntil::End,
-        Scripted::default(),
-    );
+    let m = bounded(vec![record(0, 0, "busy2"), record(0, 1, "ok")], &[(0, 2)]);
     let (sink, summary) = m.run(CancellationToken::new()).await.expect("run");
-    assert_eq!(sink.attempts.get(&0), Some(&3), "two failures, then decoded");
+    assert_eq!(
+        sink.attempts.get(&0),
+        Some(&3),
+        "two failures, then decoded"
+    );
     assert_eq!(sink.applied, vec![(0, 0), (0, 1)], "in order");
     assert_eq!(summary.counts.applied, 2);
     assert_eq!(summary.counts.skipped, 0);
@@ -254,15 +244,7 @@ async fn a_transient_failure_is_retried_and_later_records_wait() {
 
 #[tokio::test]
 async fn a_bounded_read_gives_up_retrying_at_its_deadline() {
-    let rx = feed(vec![record(0, 0, "busy")]);
-    let m = Materializer::from_channel(
-        "t",
-        rx,
-        ends(&[(0, 1)]),
-        ReadUntil::End,
-        Scripted::default(),
-    )
-    .with_timeout(Duration::from_millis(250));
+    let m = bounded(vec![record(0, 0, "busy")], &[(0, 1)]).with_timeout(Duration::from_millis(250));
     let e = m
         .run(CancellationToken::new())
         .await
