@@ -49,6 +49,8 @@ pub mod sample;
 mod schema;
 mod separators;
 mod sets;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testdata;
 pub mod tokenizer;
 pub mod validate;
 mod values;

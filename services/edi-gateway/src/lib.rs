@@ -106,6 +106,8 @@ pub mod outbound;
 pub mod profile;
 pub mod settings;
 pub mod state;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testkit;
 pub mod topics;
 
 pub use app::App;

@@ -1044,43 +1044,8 @@ CA = "CS"
     }
 }
 
-/// A profile for unit tests: partner ACME = ISA ZZ/BUYERCO (the `dsync_x12` corpus sender),
-/// us = ZZ/DISTSYNC, the corpus parties and items mapped.
 #[cfg(test)]
-pub(crate) const TEST_PROFILE: &str = r#"
-id = "ACME"
-[interchange]
-partner_qualifier = "ZZ"
-partner_id = "BUYERCO"
-our_qualifier = "ZZ"
-our_id = "DISTSYNC"
-[customers]
-bill_to = [{ qualifier = "1", id = "123456789", customer_id = "C-100234" }]
-ship_to = [{ qualifier = "92", id = "0042", customer_id = "C-100234", ship_to_id = "C-100234-0042" }]
-[[items]]
-buyer_part = "ACM-1001"
-vendor_part = "WID-4410"
-sku = "WID-4410"
-[[items]]
-vendor_part = "GAD-0099"
-sku = "GAD-0099"
-[units]
-CA = "CS"
-[timing]
-ack_deadline = "1h"
-"#;
-
-/// Loads a profile from TOML text (unit tests).
-#[cfg(test)]
-pub(crate) fn test_profile(text: &str) -> PartnerProfile {
-    let d = std::env::temp_dir().join(format!("edi-tp-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&d).expect("dir");
-    let p = d.join("p.toml");
-    std::fs::write(&p, text).expect("write");
-    let profile = load_profile(&p, &d).expect("valid test profile");
-    let _ = std::fs::remove_dir_all(&d);
-    profile
-}
+pub(crate) use crate::testkit::{test_profile, ACME_PROFILE as TEST_PROFILE};
 
 #[cfg(test)]
 mod sample_tests {

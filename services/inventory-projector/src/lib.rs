@@ -124,6 +124,8 @@ pub mod rebuild;
 pub mod rules;
 pub mod settings;
 pub mod state;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testkit;
 
 pub use app::App;
 pub use error::ProjectorError;

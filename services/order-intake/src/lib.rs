@@ -91,6 +91,8 @@ pub mod handlers;
 pub mod metrics;
 pub mod settings;
 pub mod state;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testkit;
 pub mod topics;
 
 pub use app::App;

@@ -1349,10 +1349,7 @@ mod tests {
     use std::path::Path;
 
     fn corpus(name: &str) -> Vec<u8> {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../crates/x12/testdata/inbound")
-            .join(name);
-        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        dsync_x12::testdata::inbound(name).unwrap_or_else(|e| panic!("{e}"))
     }
 
     struct Env {
@@ -1446,48 +1443,9 @@ mod tests {
             .collect()
     }
 
-    /// TA1 (status, note), 997s (AK1 group, AK9 status, AK5 statuses) and ISA13.
-    type Acks = (
-        Vec<(String, String)>,
-        Vec<(String, String, Vec<String>)>,
-        String,
-    );
-
     /// The acknowledgements in an outbound file.
-    fn acks_in(bytes: &[u8]) -> Acks {
-        let (ics, err) = dsync_x12::parse_all(bytes);
-        assert!(err.is_none(), "{err:?}");
-        let ic = &ics[0];
-        assert!(ic.is_clean(), "{:?}", ic.issues);
-        let ta1 = ic
-            .ta1
-            .iter()
-            .map(|s| {
-                (
-                    s.element_str(4).unwrap_or("").to_owned(),
-                    s.element_str(5).unwrap_or("").to_owned(),
-                )
-            })
-            .collect();
-        let v = validate(ic);
-        let mut fas = Vec::new();
-        for g in &v.groups {
-            assert!(
-                g.report.sets.iter().all(|s| s.is_accepted()),
-                "{:?}",
-                g.report
-            );
-            for d in g.documents.iter().flatten() {
-                if let Document::FunctionalAck(fa) = d {
-                    fas.push((
-                        format!("{} {}", fa.functional_id, fa.group_control_number),
-                        fa.status.code().to_owned(),
-                        fa.sets.iter().map(|s| s.status.code().to_owned()).collect(),
-                    ));
-                }
-            }
-        }
-        (ta1, fas, ic.isa.control_number.to_owned())
+    fn acks_in(bytes: &[u8]) -> crate::testkit::Acks {
+        crate::testkit::read_acks(bytes).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

@@ -350,11 +350,7 @@ mod tests {
     use std::path::Path;
 
     fn corpus_01() -> Vec<u8> {
-        std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../crates/x12/testdata/inbound/01_4010_star_colon_tilde.x12"),
-        )
-        .expect("corpus")
+        dsync_x12::testdata::inbound("01_4010_star_colon_tilde.x12").expect("corpus")
     }
 
     fn pos() -> DocPosition {

@@ -195,21 +195,8 @@ pub fn apply_snapshot(
 pub(crate) mod tests {
     use super::*;
     use crate::handlers::Output;
-    use chrono::{DateTime, Utc};
-    use dsync_events::{EventMetadata, LocationCount};
 
-    pub fn meta(id: &str, at: i64) -> EventMetadata {
-        EventMetadata {
-            event_id: id.into(),
-            event_type: "X".into(),
-            occurred_at: DateTime::<Utc>::from_timestamp_millis(at).unwrap_or_default(),
-            correlation_id: id.into(),
-            causation_id: None,
-            source_system: "wms-w1".into(),
-            schema_version: 1,
-        }
-    }
-
+    /// A movement of SKU `S1` at `loc`.
     pub fn mv(
         seq: i64,
         prev: Option<i64>,
@@ -217,41 +204,17 @@ pub(crate) mod tests {
         loc: &str,
         delta: i64,
     ) -> InventoryMovementRecorded {
-        InventoryMovementRecorded {
-            metadata: meta(&format!("m{seq}"), 1_000 + seq),
-            warehouse_id: "W1".into(),
-            source_sequence: seq,
-            previous_sku_sequence: prev,
-            movement_type: ty,
-            sku: "S1".into(),
-            location_id: loc.into(),
-            quantity_delta_base: delta,
-            ..InventoryMovementRecorded::default()
-        }
+        crate::testkit::movement("S1", loc, seq, prev, ty, delta, None)
     }
 
+    /// A count `id` of SKU `S1`.
     pub fn count(
         id: &str,
         seq: i64,
         scope: CountScope,
         counts: &[(&str, i64)],
     ) -> CycleCountSnapshot {
-        CycleCountSnapshot {
-            metadata: meta(id, 5_000 + seq),
-            snapshot_id: id.into(),
-            warehouse_id: "W1".into(),
-            source_sequence: seq,
-            scope,
-            sku: "S1".into(),
-            counts: counts
-                .iter()
-                .map(|(l, q)| LocationCount {
-                    location_id: (*l).into(),
-                    counted_quantity_base: *q,
-                })
-                .collect(),
-            snapshot_sku_count: 1,
-        }
+        crate::testkit::count("S1", id, seq, scope, counts)
     }
 
     fn on_hand(st: &SkuState, loc: &str) -> i64 {

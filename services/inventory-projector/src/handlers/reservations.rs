@@ -258,36 +258,15 @@ pub fn apply_release(
 mod tests {
     use super::*;
     use crate::handlers::movements::apply_movement;
-    use crate::handlers::movements::tests::{meta, mv};
-    use dsync_events::{MovementType, OrderChannel, ReleaseReason};
+    use crate::handlers::movements::tests::mv;
+    use dsync_events::MovementType;
 
     fn req(id: &str, order: &str, qty: i64, policy: AtpPolicy) -> ReservationRequested {
-        ReservationRequested {
-            metadata: meta(id, 2_000),
-            request_id: id.into(),
-            order_id: order.into(),
-            line_number: 1,
-            sku: "S1".into(),
-            location_id: "L1".into(),
-            quantity_base: qty,
-            policy,
-            channel: OrderChannel::Http,
-            requested_ship_date: None,
-        }
+        crate::testkit::reserve(id, "S1", "L1", order, qty, policy)
     }
 
     fn release(id: &str, order: &str, qty: Option<i64>) -> ReservationReleaseRequested {
-        ReservationReleaseRequested {
-            metadata: meta(id, 3_000),
-            request_id: id.into(),
-            order_id: order.into(),
-            line_number: 1,
-            sku: "S1".into(),
-            location_id: "L1".into(),
-            quantity_base: qty,
-            reason: ReleaseReason::OrderCancelled,
-            reason_text: None,
-        }
+        crate::testkit::release(id, "S1", "L1", order, qty)
     }
 
     fn stocked(n: i64) -> (Ctx, SkuState) {

@@ -80,7 +80,7 @@ mod tests {
 
         apply(&mut md, Table::Items, item("SKU-1", 12).into());
         assert_eq!(
-            md.item_by_gtin("GTIN-SKU-1-CS")
+            md.item_by_gtin("SKU-1-CS")
                 .map(|(i, u)| (i.sku.as_str(), u)),
             Some(("SKU-1", "CS"))
         );
@@ -91,7 +91,7 @@ mod tests {
         apply(&mut md, Table::Items, del.into());
         assert!(md.item("SKU-1").is_none());
         assert!(
-            md.item_by_gtin("GTIN-SKU-1-CS").is_none(),
+            md.item_by_gtin("SKU-1-CS").is_none(),
             "GTINs go with the item"
         );
 

@@ -1074,7 +1074,7 @@ mod tests {
         let md = master();
         let mut sub = submission("C1", &[("x", 2.0, "CS"), ("x", 1.0, "EA")]);
         sub.lines[0].sku = None;
-        sub.lines[0].gtin = Some("GTIN-SKU-2-CS".into());
+        sub.lines[0].gtin = Some("SKU-2-CS".into());
         sub.lines[1].sku = None;
         sub.lines[1].vendor_part_number = Some("SKU-1".into());
         sub.ship_to.partner_location_id = Some("STORE-1".into());

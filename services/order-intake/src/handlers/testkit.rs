@@ -1,81 +1,24 @@
-//! Fixtures for the handlers' unit tests.
+//! Fixtures for the handlers' unit tests, on the shared ones of [`crate::testkit`].
 #![allow(clippy::unwrap_used)]
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use dsync_events::{
-    AcceptedOrderLine, Address, AtpPolicy, AvailabilityChanged, ChannelAtp, CustomerShipTo,
-    CustomerUpserted, ItemStatus, ItemUnit, ItemUpserted, LocationKind, Money, OrderAccepted,
-    OrderChannel, OrderShipTo, OrderSubmitted, PriceKind, PriceListEntryUpserted,
-    SubmittedOrderLine, WarehouseLocationUpserted,
+    AcceptedOrderLine, Address, CustomerUpserted, OrderAccepted, OrderChannel, OrderShipTo,
+    OrderSubmitted, PriceKind, PriceListEntryUpserted, SubmittedOrderLine,
+    WarehouseLocationUpserted,
 };
 
 use crate::state::MasterData;
 
-pub fn usd(amount_minor: i64) -> Money {
-    Money {
-        amount_minor,
-        currency: "USD".into(),
-    }
-}
+pub use crate::testkit::{availability, item, usd};
 
 pub fn address() -> Address {
-    Address {
-        line1: "1 Main St".into(),
-        city: "Springfield".into(),
-        region: Some("IL".into()),
-        postal_code: Some("62701".into()),
-        country_code: "US".into(),
-        ..Default::default()
-    }
+    crate::testkit::address("1 Main St")
 }
 
+/// An active customer with a credit limit of 10,000.00.
 pub fn customer(id: &str) -> CustomerUpserted {
-    CustomerUpserted {
-        customer_id: id.into(),
-        name: format!("Customer {id}").into(),
-        active: true,
-        currency: "USD".into(),
-        credit_limit: Some(usd(1_000_000)),
-        open_balance: usd(0),
-        price_list_id: "LIST".into(),
-        atp_policy: AtpPolicy::Reject,
-        ship_tos: vec![CustomerShipTo {
-            ship_to_id: "S1".into(),
-            name: "Main store".into(),
-            address: address(),
-            edi_location_id: Some("STORE-1".into()),
-            is_default: true,
-            active: true,
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
-pub fn item(sku: &str, case: i64) -> ItemUpserted {
-    let unit = |u: &str, f: i64, orderable: bool| ItemUnit {
-        unit: u.into(),
-        factor_to_base: f,
-        gtin: Some(format!("GTIN-{sku}-{u}").into()),
-        orderable,
-    };
-    ItemUpserted {
-        sku: sku.into(),
-        description: format!("Item {sku}").into(),
-        base_unit: "EA".into(),
-        units: vec![
-            unit("EA", 1, true),
-            unit("CS", case, true),
-            unit("PL", case * 50, false),
-        ],
-        status: ItemStatus::Active,
-        sellable: true,
-        ..Default::default()
-    }
-}
-
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    crate::testkit::customer(id, Some(1_000_000))
 }
 
 pub fn list_price(
@@ -85,17 +28,7 @@ pub fn list_price(
     unit: &str,
     amount: i64,
 ) -> PriceListEntryUpserted {
-    PriceListEntryUpserted {
-        entry_id: entry.into(),
-        kind: PriceKind::List,
-        price_list_id: list.into(),
-        sku: sku.into(),
-        unit: unit.into(),
-        unit_price: usd(amount),
-        valid_from: day(2020, 1, 1),
-        valid_to: None,
-        ..Default::default()
-    }
+    crate::testkit::price(entry, PriceKind::List, list, sku, unit, amount)
 }
 
 pub fn contract_price(
@@ -105,45 +38,12 @@ pub fn contract_price(
     unit: &str,
     amount: i64,
 ) -> PriceListEntryUpserted {
-    PriceListEntryUpserted {
-        kind: PriceKind::Contract,
-        ..list_price(entry, contract, sku, unit, amount)
-    }
+    crate::testkit::price(entry, PriceKind::Contract, contract, sku, unit, amount)
 }
 
+/// A location of warehouse WH1.
 pub fn location(id: &str) -> WarehouseLocationUpserted {
-    WarehouseLocationUpserted {
-        location_id: id.into(),
-        name: format!("Location {id}").into(),
-        warehouse_id: "WH1".into(),
-        location_kind: LocationKind::Stock,
-        atp_eligible: true,
-        address: address(),
-        time_zone: "America/Chicago".into(),
-        active: true,
-        ..Default::default()
-    }
-}
-
-pub fn availability(sku: &str, loc: &str, atp: i64, version: i64) -> AvailabilityChanged {
-    AvailabilityChanged {
-        sku: sku.into(),
-        location_id: loc.into(),
-        warehouse_id: "WH1".into(),
-        base_unit: "EA".into(),
-        on_hand_base: atp,
-        available_base: atp,
-        channel_atp: OrderChannel::ALL
-            .iter()
-            .map(|c| ChannelAtp {
-                channel: *c,
-                atp_base: atp,
-                safety_stock_base: 0,
-            })
-            .collect(),
-        position_version: version,
-        ..Default::default()
-    }
+    crate::testkit::location(id, "WH1")
 }
 
 /// C1 (limit 10,000.00), SKU-1 (case of 12, 1.00 per EA), SKU-2 (case of 6, 12.00 per CS),
