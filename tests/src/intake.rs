@@ -1,233 +1,46 @@
-//! order-intake in-process for tests: a registry of its own, fresh topic names (a unique
-//! `--topic-prefix`) and consumer group, typed ERP master data published with the events codec,
-//! instances started and stopped at will on free ports, and a small HTTP client.
+//! order-intake in-process for tests: a [`ServiceEnv`] (registry, fresh topic names through a
+//! unique `--topic-prefix`, consumer group), typed ERP master data published with the events
+//! codec, instances started and stopped at will on free ports, and a small HTTP client. The
+//! master-data builders are order-intake's own fixtures (`dsync_order_intake::testkit`).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context as _};
-use chrono::{NaiveDate, Utc};
-use dsync_bus::{EventProducer, InboundRecord};
 use dsync_events::{
-    Address, AnyEvent, AtpPolicy, AvailabilityChanged, ChannelAtp, CustomerShipTo,
-    CustomerUpserted, Event, EventCodec, EventMetadata, ItemStatus, ItemUnit, ItemUpserted,
-    LocationKind, Money, OrderChannel, PriceKind, PriceListEntryUpserted, RegistrySettings,
+    AnyEvent, AvailabilityChanged, CustomerUpserted, ItemUpserted, PriceListEntryUpserted,
     WarehouseLocationUpserted,
 };
 use dsync_order_intake::topics::Topics;
-use dsync_order_intake::{App, IntakeError, Settings};
+use dsync_order_intake::Settings;
 use serde_json::Value;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use crate::{TestEnv, TestRegistry};
+use crate::eventually::{eventually, Check};
+use crate::{Running, ServiceEnv, ANY_PORT};
+
+pub use crate::Published;
+pub use dsync_order_intake::testkit::{
+    address, availability, customer, item, location, meta, price, usd,
+};
 
 /// The API key the test instances accept (client `test`).
 pub const API_KEY: &str = "test-api-key";
 /// The bearer token the test instances accept (client `crm`).
 pub const BEARER: &str = "test-bearer-token";
 
-/// A test deployment: registry, topics, group.
+/// A test deployment: a [`ServiceEnv`] (also reachable through `Deref`) and order-intake's
+/// topic names under its prefix.
 #[derive(Debug)]
 pub struct IntakeEnv {
-    /// The broker.
-    pub env: TestEnv,
-    /// The registry.
-    pub registry: TestRegistry,
-    /// `--topic-prefix`.
-    pub prefix: String,
-    /// `--group-id`.
-    pub group: String,
+    /// Broker, registry, prefix, group, codec, producer.
+    pub svc: ServiceEnv,
     /// Topic names.
     pub topics: Topics,
-    /// Codec on the registry.
-    pub codec: EventCodec,
-    /// Producer.
-    pub producer: EventProducer,
 }
 
-/// Metadata of a test event published by `source`.
-pub fn meta<E: Event>(source: &str) -> EventMetadata {
-    let id = uuid::Uuid::new_v4().to_string();
-    EventMetadata {
-        event_id: id.as_str().into(),
-        event_type: E::RECORD_NAME.into(),
-        occurred_at: Utc::now(),
-        correlation_id: id.as_str().into(),
-        causation_id: None,
-        source_system: source.into(),
-        schema_version: i32::try_from(E::SCHEMA_VERSION).unwrap_or(1),
-    }
-}
-
-/// An amount in USD.
-pub fn usd(amount_minor: i64) -> Money {
-    Money {
-        amount_minor,
-        currency: "USD".into(),
-    }
-}
-
-/// A US address.
-pub fn address(line1: &str) -> Address {
-    Address {
-        line1: line1.into(),
-        line2: None,
-        city: "Springfield".into(),
-        region: Some("IL".into()),
-        postal_code: Some("62701".into()),
-        country_code: "US".into(),
-    }
-}
-
-/// An active USD customer buying from price list `LIST`, with a default ship-to `S1` (EDI
-/// location `STORE-1`), the given credit limit and policy REJECT.
-pub fn customer(id: &str, credit_limit_minor: Option<i64>) -> CustomerUpserted {
-    CustomerUpserted {
-        metadata: meta::<CustomerUpserted>("erp"),
-        customer_id: id.into(),
-        name: format!("Customer {id}").into(),
-        active: true,
-        currency: "USD".into(),
-        credit_limit: credit_limit_minor.map(usd),
-        open_balance: usd(0),
-        balance_as_of: Utc::now(),
-        on_hold: false,
-        hold_reason: None,
-        price_list_id: "LIST".into(),
-        contract_id: None,
-        atp_policy: AtpPolicy::Reject,
-        crm_account_id: None,
-        edi_partner_id: None,
-        bill_to: None,
-        ship_tos: vec![CustomerShipTo {
-            ship_to_id: "S1".into(),
-            name: "Main store".into(),
-            address: address("1 Main St"),
-            edi_location_id: Some("STORE-1".into()),
-            default_warehouse_id: None,
-            is_default: true,
-            active: true,
-        }],
-    }
-}
-
-/// An active, sellable item with base unit EA and a case of `case` eaches (GTINs
-/// `<sku>-EA` / `<sku>-CS`), and a pallet that cannot be ordered.
-pub fn item(sku: &str, case: i64) -> ItemUpserted {
-    let unit = |u: &str, f: i64, orderable: bool| ItemUnit {
-        unit: u.into(),
-        factor_to_base: f,
-        gtin: Some(format!("{sku}-{u}").into()),
-        orderable,
-    };
-    ItemUpserted {
-        metadata: meta::<ItemUpserted>("erp"),
-        sku: sku.into(),
-        description: format!("Item {sku}").into(),
-        base_unit: "EA".into(),
-        units: vec![
-            unit("EA", 1, true),
-            unit("CS", case, true),
-            unit("PL", case * 40, false),
-        ],
-        status: ItemStatus::Active,
-        sellable: true,
-        category: None,
-    }
-}
-
-/// A price entry valid from 2020-01-01, open-ended.
-pub fn price(
-    entry: &str,
-    kind: PriceKind,
-    list: &str,
-    sku: &str,
-    unit: &str,
-    amount_minor: i64,
-) -> PriceListEntryUpserted {
-    PriceListEntryUpserted {
-        metadata: meta::<PriceListEntryUpserted>("erp"),
-        entry_id: entry.into(),
-        kind,
-        price_list_id: list.into(),
-        sku: sku.into(),
-        unit: unit.into(),
-        unit_price: usd(amount_minor),
-        valid_from: NaiveDate::from_ymd_opt(2020, 1, 1).unwrap_or_default(),
-        valid_to: None,
-    }
-}
-
-/// An active, ATP-eligible stock location of warehouse `warehouse`.
-pub fn location(id: &str, warehouse: &str) -> WarehouseLocationUpserted {
-    WarehouseLocationUpserted {
-        metadata: meta::<WarehouseLocationUpserted>("erp"),
-        location_id: id.into(),
-        name: format!("Location {id}").into(),
-        warehouse_id: warehouse.into(),
-        location_kind: LocationKind::Stock,
-        atp_eligible: true,
-        address: address("9 Dock Rd"),
-        time_zone: "America/Chicago".into(),
-        active: true,
-        wms_source_system: None,
-    }
-}
-
-/// The position of `sku@location` with `atp` available to every channel.
-pub fn availability(sku: &str, location: &str, atp: i64, version: i64) -> AvailabilityChanged {
-    AvailabilityChanged {
-        metadata: meta::<AvailabilityChanged>("inventory-projector"),
-        sku: sku.into(),
-        location_id: location.into(),
-        warehouse_id: "WH1".into(),
-        base_unit: "EA".into(),
-        on_hand_base: atp,
-        reserved_base: 0,
-        backordered_base: 0,
-        available_base: atp,
-        channel_atp: OrderChannel::ALL
-            .iter()
-            .filter(|c| **c != OrderChannel::Unknown)
-            .map(|c| ChannelAtp {
-                channel: *c,
-                atp_base: atp,
-                safety_stock_base: 0,
-            })
-            .collect(),
-        position_version: version,
-        last_movement_at: None,
-    }
-}
+crate::service::deref_to_service_env!(IntakeEnv);
 
 /// A running instance.
-#[derive(Debug)]
-pub struct RunningIntake {
-    /// `http://host:port` of the API.
-    pub url: String,
-    /// `http://host:port` of the admin server.
-    pub admin_url: String,
-    stop: CancellationToken,
-    task: Option<JoinHandle<Result<(), IntakeError>>>,
-}
-
-impl RunningIntake {
-    /// Stops the instance (graceful: the consumer drains and leaves the group).
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        if let Some(t) = self.task.take() {
-            t.await??;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for RunningIntake {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
+pub type RunningIntake = Running<dsync_order_intake::App>;
 
 /// An HTTP answer.
 #[derive(Debug, Clone)]
@@ -352,54 +165,21 @@ pub async fn get(base: &str, path: &str) -> anyhow::Result<HttpReply> {
     .await
 }
 
-/// An outcome event read back from `orders.events`, with its record.
-#[derive(Debug, Clone)]
-pub struct Published {
-    /// The record.
-    pub record: InboundRecord,
-    /// The decoded event.
-    pub event: AnyEvent,
-}
-
 impl IntakeEnv {
-    /// A registry and fresh names; the topics are created by the first instance (or
-    /// [`IntakeEnv::publish`], which creates them first).
+    /// A registry and fresh names; the topics are created up front.
     pub async fn start() -> anyhow::Result<Self> {
-        let env = TestEnv::new();
-        let registry = TestRegistry::start(&env).await?;
-        let prefix = format!("{}.", env.unique("oi"));
-        let group = env.unique("oi-group");
-        let topics = Topics::with_prefix(&prefix);
-        dsync_bus::ensure_topics(&env.settings, &topics.specs()).await?;
-        let codec = EventCodec::from_settings(&RegistrySettings {
-            url: registry.url.clone(),
-            ..RegistrySettings::default()
-        })?;
-        let producer = env.producer()?;
-        Ok(Self {
-            env,
-            registry,
-            prefix,
-            group,
-            topics,
-            codec,
-            producer,
-        })
+        let svc = ServiceEnv::start("oi").await?;
+        let topics = Topics::with_prefix(&svc.prefix);
+        dsync_bus::ensure_topics(&svc.env.settings, &topics.specs()).await?;
+        Ok(Self { svc, topics })
     }
 
     /// Settings of an instance of this deployment (free ports, test credentials, a 10 s
     /// result wait so slow CI machines still get synchronous answers).
     pub fn settings(&self) -> anyhow::Result<Settings> {
         use clap::Parser as _;
-        let mut s = Settings::try_parse_from([
-            "order-intake",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--admin-addr",
-            "127.0.0.1:0",
-            "--result-wait",
-            "10s",
-        ])?;
+        let mut s = Settings::try_parse_from(["order-intake", "--result-wait", "10s"])?;
+        s.http_addr = ANY_PORT;
         s.topic_prefix = self.prefix.clone();
         s.group_id = self.group.clone();
         s.api_keys = vec![dsync_order_intake::settings::Credential {
@@ -410,39 +190,18 @@ impl IntakeEnv {
             name: "crm".into(),
             secret: BEARER.into(),
         }];
-        s.common.kafka = self.env.settings.clone();
-        s.common.registry.url = self.registry.url.clone();
+        s.common = self.svc.common(s.common);
         Ok(s)
     }
 
     /// Builds and runs an instance.
     pub async fn run(&self, settings: Settings) -> anyhow::Result<RunningIntake> {
-        let app = App::build(settings).await?;
-        let url = app.url();
-        let admin_url = format!("http://{}", app.admin_addr());
-        let stop = CancellationToken::new();
-        let task = app.spawn(stop.clone());
-        Ok(RunningIntake {
-            url,
-            admin_url,
-            stop,
-            task: Some(task),
-        })
+        Running::start(settings).await
     }
 
     /// Builds and runs an instance with the default test settings.
     pub async fn run_default(&self) -> anyhow::Result<RunningIntake> {
         self.run(self.settings()?).await
-    }
-
-    /// Publishes a typed event to `topic` under `key`.
-    pub async fn publish<E: Event>(&self, topic: &str, key: &str, event: &E) -> anyhow::Result<()> {
-        let out = self
-            .codec
-            .outbound(topic, key.as_bytes().to_vec(), event, None)
-            .await?;
-        self.producer.send(&out).await?;
-        Ok(())
     }
 
     /// Publishes customers, items, prices, locations and availability.
@@ -474,21 +233,9 @@ impl IntakeEnv {
         Ok(())
     }
 
-    /// Every event of `topic`, decoded (records this build cannot decode are skipped).
-    pub async fn events_of(&self, topic: &str) -> anyhow::Result<Vec<Published>> {
-        let records = self.env.read_all(topic).await?;
-        let mut out = Vec::with_capacity(records.len());
-        for record in records {
-            if let Ok(event) = self.codec.decode_record(&record).await {
-                out.push(Published { record, event });
-            }
-        }
-        Ok(out)
-    }
-
     /// The outcome events of `orders.events`.
     pub async fn outcomes(&self) -> anyhow::Result<Vec<Published>> {
-        self.events_of(&self.topics.events).await
+        self.published(&self.topics.events).await
     }
 
     /// Waits until `orders.events` holds an outcome for each of `order_ids`; returns them
@@ -498,10 +245,11 @@ impl IntakeEnv {
         order_ids: &[&str],
         timeout: Duration,
     ) -> anyhow::Result<Vec<Published>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let all = self.outcomes().await?;
-            let of: Vec<Published> = all
+        let what = format!("outcomes of {order_ids:?}");
+        eventually(&what, timeout, || async {
+            let of: Vec<Published> = self
+                .outcomes()
+                .await?
                 .into_iter()
                 .filter(|p| order_ids.contains(&order_id_of(&p.event).unwrap_or_default()))
                 .collect();
@@ -509,14 +257,11 @@ impl IntakeEnv {
                 .iter()
                 .filter(|id| of.iter().any(|p| order_id_of(&p.event) == Some(**id)))
                 .count();
-            if seen == order_ids.len() {
-                return Ok(of);
-            }
-            if Instant::now() > deadline {
-                bail!("{seen} of {} outcomes after {timeout:?}", order_ids.len());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            Ok(Check::when(seen == order_ids.len(), of, || {
+                format!("{seen} of {}", order_ids.len())
+            }))
+        })
+        .await
     }
 
     /// Polls `GET /v1/orders/{id}` on `base` until the status is not PENDING / 404.
@@ -526,23 +271,13 @@ impl IntakeEnv {
         order_id: &str,
         timeout: Duration,
     ) -> anyhow::Result<HttpReply> {
-        let deadline = Instant::now() + timeout;
-        loop {
+        eventually(&format!("order {order_id} decided"), timeout, || async {
             let r = get(base, &format!("/v1/orders/{order_id}")).await?;
-            if r.status == 200 && r.order_status() != "PENDING" {
-                return Ok(r);
-            }
-            if Instant::now() > deadline {
-                bail!("order {order_id} still {} after {timeout:?}", r.status);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Prometheus text of an instance's `/metrics`.
-    pub async fn metrics(&self, running: &RunningIntake) -> anyhow::Result<String> {
-        let r = reqwest::get(format!("{}/metrics", running.admin_url)).await?;
-        r.text().await.context("metrics body")
+            let done = r.status == 200 && r.order_status() != "PENDING";
+            let seen = format!("{} {}", r.status, r.order_status());
+            Ok(Check::when(done, r, || seen))
+        })
+        .await
     }
 }
 

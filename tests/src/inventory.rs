@@ -1,269 +1,83 @@
-//! The inventory projector in-process for tests and the benchmark: a registry on a fresh
-//! schemas topic, a unique topic prefix (fresh topics), typed event builders, and running
-//! [`App`] instances that can be stopped and restarted.
+//! The inventory projector in-process for tests and the benchmark: a [`ServiceEnv`] (registry on
+//! a fresh schemas topic, a unique topic prefix), the projector's own event builders
+//! (`dsync_inventory_projector::testkit`), and running instances that can be stopped and
+//! restarted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::bail;
-use chrono::{DateTime, Utc};
 use clap::Parser as _;
-use dsync_bus::{BusMetrics, EventProducer, OutboundRecord};
+use dsync_bus::OutboundRecord;
 use dsync_events::{
-    AnyEvent, AtpPolicy, CountScope, CycleCountSnapshot, Event, EventCodec, EventMetadata,
-    InventoryMovementRecorded, LocationCount, MovementType, OrderChannel, RegistrySettings,
-    ReleaseReason, ReservationReleaseRequested, ReservationRequested,
+    AnyEvent, CycleCountSnapshot, Event, InventoryMovementRecorded, ReservationReleaseRequested,
+    ReservationRequested,
 };
 use dsync_inventory_projector::projector::Projector;
-use dsync_inventory_projector::{App, ProjectorError, Settings, Topics};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use dsync_inventory_projector::{Settings, Topics};
 
-use crate::{TestEnv, TestRegistry};
+use crate::eventually::{eventually, Check};
+use crate::{Running, ServiceEnv, ANY_PORT};
+
+pub use dsync_inventory_projector::testkit::{count, meta, movement, release, reserve};
 
 /// The API key the test instances accept.
 pub const API_KEY: &str = "test-key-1";
 
-/// A test world: broker, registry, fresh topics.
+/// A test world: a [`ServiceEnv`] (also reachable through `Deref`), the projector's topic names
+/// under its prefix, the input partition count.
 #[derive(Debug)]
 pub struct InventoryEnv {
-    /// Broker.
-    pub env: TestEnv,
-    /// Registry (in-process).
-    pub registry: TestRegistry,
-    /// Topic prefix of this world.
-    pub prefix: String,
+    /// Broker, registry, prefix, group, codec, producer.
+    pub svc: ServiceEnv,
     /// Topic names.
     pub topics: Topics,
-    /// Codec against the registry.
-    pub codec: EventCodec,
-    /// Producer for inputs.
-    pub producer: EventProducer,
     /// Input partitions.
     pub partitions: i32,
 }
 
+crate::service::deref_to_service_env!(InventoryEnv);
+
 /// A running instance.
-#[derive(Debug)]
-pub struct RunningProjector {
-    /// `http://<api addr>`.
-    pub url: String,
+pub type RunningProjector = Running<dsync_inventory_projector::App>;
+
+impl Running<dsync_inventory_projector::App> {
     /// The projector (state, digest).
-    pub projector: Arc<Projector>,
-    /// Its metrics.
-    pub metrics: prometheus::Registry,
-    stop: CancellationToken,
-    task: Option<JoinHandle<Result<(), ProjectorError>>>,
-}
-
-impl RunningProjector {
-    /// Stops it gracefully and waits.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        if let Some(t) = self.task.take() {
-            t.await??;
-        }
-        Ok(())
+    pub fn projector(&self) -> &Arc<Projector> {
+        self.parts()
     }
 
-    /// A counter's value (summed over labels matching `labels`).
-    pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.metrics
-            .gather()
-            .iter()
-            .filter(|f| f.name() == name)
-            .flat_map(|f| f.get_metric().iter())
-            .filter(|m| {
-                labels.iter().all(|(k, v)| {
-                    m.get_label()
-                        .iter()
-                        .any(|l| l.name() == *k && l.value() == *v)
-                })
-            })
-            .map(|m| m.get_counter().get_value() + m.get_gauge().get_value())
-            .sum()
-    }
-}
-
-impl RunningProjector {
     /// Waits until the instance owns `n` input partitions.
     pub async fn wait_owned(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + timeout;
-        while self.projector.owned().len() != n {
-            if Instant::now() > deadline {
-                bail!("owns {:?}, expected {n} partitions", self.projector.owned());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for RunningProjector {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-fn ts(ms: i64) -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-/// Metadata of an input event.
-pub fn meta<E: Event>(id: &str, at_ms: i64, source: &str) -> EventMetadata {
-    EventMetadata {
-        event_id: id.into(),
-        event_type: E::RECORD_NAME.into(),
-        occurred_at: ts(at_ms),
-        correlation_id: id.into(),
-        causation_id: None,
-        source_system: source.into(),
-        schema_version: E::SCHEMA_VERSION as i32,
-    }
-}
-
-/// A movement of `sku` at `loc` in warehouse `W1`.
-pub fn movement(
-    sku: &str,
-    loc: &str,
-    seq: i64,
-    prev: Option<i64>,
-    ty: MovementType,
-    delta: i64,
-    order: Option<(&str, i32)>,
-) -> InventoryMovementRecorded {
-    InventoryMovementRecorded {
-        metadata: meta::<InventoryMovementRecorded>(
-            &format!("mv-{sku}-{seq}"),
-            1_767_225_600_000 + seq,
-            "wms-w1",
-        ),
-        warehouse_id: "W1".into(),
-        source_sequence: seq,
-        previous_sku_sequence: prev,
-        movement_type: ty,
-        sku: sku.into(),
-        location_id: loc.into(),
-        quantity_delta_base: delta,
-        lot_number: None,
-        reason_code: None,
-        reference_document_type: None,
-        reference_document_number: None,
-        order_id: order.map(|(o, _)| o.into()),
-        order_line_number: order.map(|(_, l)| l),
-    }
-}
-
-/// A count of `sku` in `W1` at sequence point `seq`.
-pub fn count(
-    sku: &str,
-    id: &str,
-    seq: i64,
-    scope: CountScope,
-    counts: &[(&str, i64)],
-) -> CycleCountSnapshot {
-    CycleCountSnapshot {
-        metadata: meta::<CycleCountSnapshot>(
-            &format!("cc-{id}-{sku}"),
-            1_767_225_700_000 + seq,
-            "wms-w1",
-        ),
-        snapshot_id: id.into(),
-        warehouse_id: "W1".into(),
-        source_sequence: seq,
-        scope,
-        sku: sku.into(),
-        counts: counts
-            .iter()
-            .map(|(l, q)| LocationCount {
-                location_id: (*l).into(),
-                counted_quantity_base: *q,
-            })
-            .collect(),
-        snapshot_sku_count: 1,
-    }
-}
-
-/// A reservation request.
-pub fn reserve(
-    id: &str,
-    sku: &str,
-    loc: &str,
-    order: &str,
-    qty: i64,
-    policy: AtpPolicy,
-) -> ReservationRequested {
-    ReservationRequested {
-        metadata: meta::<ReservationRequested>(id, 1_767_225_650_000, "fulfillment-orchestrator"),
-        request_id: id.into(),
-        order_id: order.into(),
-        line_number: 1,
-        sku: sku.into(),
-        location_id: loc.into(),
-        quantity_base: qty,
-        policy,
-        channel: OrderChannel::Http,
-        requested_ship_date: None,
-    }
-}
-
-/// A release request (`qty` None: everything).
-pub fn release(
-    id: &str,
-    sku: &str,
-    loc: &str,
-    order: &str,
-    qty: Option<i64>,
-) -> ReservationReleaseRequested {
-    ReservationReleaseRequested {
-        metadata: meta::<ReservationReleaseRequested>(
-            id,
-            1_767_225_660_000,
-            "fulfillment-orchestrator",
-        ),
-        request_id: id.into(),
-        order_id: order.into(),
-        line_number: 1,
-        sku: sku.into(),
-        location_id: loc.into(),
-        quantity_base: qty,
-        reason: ReleaseReason::OrderCancelled,
-        reason_text: None,
+        eventually(&format!("{n} partitions owned"), timeout, || async {
+            let owned = self.projector().owned();
+            Ok(Check::when(owned.len() == n, (), || {
+                format!("owns {owned:?}")
+            }))
+        })
+        .await
     }
 }
 
 impl InventoryEnv {
     /// A fresh world with `partitions` input partitions.
     pub async fn new(partitions: i32) -> anyhow::Result<Self> {
-        let env = TestEnv::new();
-        let registry = TestRegistry::start(&env).await?;
-        let prefix = format!("{}.", env.unique("inv"));
-        let topics = Topics::with_prefix(&prefix);
-        let codec = EventCodec::from_settings(&RegistrySettings {
-            url: registry.url.clone(),
-            ..RegistrySettings::default()
-        })?;
-        let producer = EventProducer::new(&env.settings, BusMetrics::unregistered())?;
-        let me = Self {
-            env,
-            registry,
-            prefix,
-            topics,
-            codec,
-            producer,
-            partitions,
-        };
+        let svc = ServiceEnv::start("inv").await?;
+        let topics = Topics::with_prefix(&svc.prefix);
         // Declare the inputs up front so events can be produced before an instance starts.
         dsync_bus::ensure_topics(
-            &me.env.settings,
+            &svc.env.settings,
             &[
-                dsync_bus::TopicSpec::stream(&me.topics.movements, partitions),
-                dsync_bus::TopicSpec::stream(&me.topics.requests, partitions),
+                dsync_bus::TopicSpec::stream(&topics.movements, partitions),
+                dsync_bus::TopicSpec::stream(&topics.requests, partitions),
             ],
         )
         .await?;
-        Ok(me)
+        Ok(Self {
+            svc,
+            topics,
+            partitions,
+        })
     }
 
     /// Settings of an instance in group `group` (extra flags appended).
@@ -271,44 +85,25 @@ impl InventoryEnv {
         let parts = self.partitions.to_string();
         let mut args = vec![
             "inventory-projector",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--admin-addr",
-            "127.0.0.1:0",
             "--api-keys",
             API_KEY,
-            "--topic-prefix",
-            &self.prefix,
-            "--group-id",
-            group,
             "--input-partitions",
             &parts,
             "--output-partitions",
             "2",
-            "--kafka-brokers",
-            &self.env.settings.brokers,
-            "--schema-registry-url",
-            &self.registry.url,
         ];
         args.extend_from_slice(extra);
-        Ok(Settings::try_parse_from(args)?)
+        let mut s = Settings::try_parse_from(args)?;
+        s.http_addr = ANY_PORT;
+        s.topic_prefix = self.prefix.clone();
+        s.group_id = group.to_owned();
+        s.common = self.svc.common(s.common);
+        Ok(s)
     }
 
     /// Starts an instance.
     pub async fn start(&self, settings: Settings) -> anyhow::Result<RunningProjector> {
-        let stop = CancellationToken::new();
-        let app = App::build(settings, stop.clone()).await?;
-        let url = app.url();
-        let projector = Arc::clone(app.projector());
-        let metrics = app.metrics_registry().clone();
-        let task = app.spawn(stop.clone());
-        Ok(RunningProjector {
-            url,
-            projector,
-            metrics,
-            stop,
-            task: Some(task),
-        })
+        Running::start(settings).await
     }
 
     async fn send<E: Event>(&self, topic: &str, key: &str, events: &[E]) -> anyhow::Result<()> {
@@ -361,38 +156,6 @@ impl InventoryEnv {
         Ok(())
     }
 
-    /// Every event of a topic, decoded, in partition/offset order.
-    pub async fn events(&self, topic: &str) -> anyhow::Result<Vec<AnyEvent>> {
-        let mut out = Vec::new();
-        for r in self.env.read_all(topic).await? {
-            out.push(self.codec.decode_record(&r).await?);
-        }
-        Ok(out)
-    }
-
-    /// Waits until `check` over the decoded events of `topic` holds.
-    pub async fn wait_events(
-        &self,
-        topic: &str,
-        timeout: Duration,
-        check: impl Fn(&[AnyEvent]) -> bool,
-    ) -> anyhow::Result<Vec<AnyEvent>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let evs = self.events(topic).await?;
-            if check(&evs) {
-                return Ok(evs);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "{topic}: condition not met after {timeout:?} ({} events)",
-                    evs.len()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
     /// `GET /v1/availability/{sku}` with the test key; status and body.
     pub async fn availability(
         &self,
@@ -423,17 +186,13 @@ impl InventoryEnv {
         want: i64,
         timeout: Duration,
     ) -> anyhow::Result<serde_json::Value> {
-        let deadline = Instant::now() + timeout;
-        loop {
+        eventually(&format!("{sku}@{loc}: on hand {want}"), timeout, || async {
             let (status, body) = self.availability(p, sku, Some(loc)).await?;
-            if status == 200 && body["positions"][0]["on_hand"].as_i64() == Some(want) {
-                return Ok(body);
-            }
-            if Instant::now() > deadline {
-                bail!("{sku}@{loc}: on hand {want} not reached: {status} {body}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            let done = status == 200 && body["positions"][0]["on_hand"].as_i64() == Some(want);
+            let seen = format!("{status} {body}");
+            Ok(Check::when(done, body, || seen))
+        })
+        .await
     }
 }
 

@@ -1,15 +1,13 @@
-//! The schema registry in-process for tests: a real [`App`] on a fresh schemas topic (or a given
-//! one, to restart or run a second instance), on free ports, with a small HTTP client.
-
-use std::time::Duration;
+//! The schema registry in-process for tests: a real [`App`](dsync_schema_registry::App) on a
+//! fresh schemas topic (or a given one, to restart or run a second instance), on free ports, with
+//! a small HTTP client.
 
 use anyhow::{bail, Context as _};
-use dsync_schema_registry::{App, RegistryError, Settings};
+use dsync_events::{EventCodec, RegistrySettings};
+use dsync_schema_registry::Settings;
 use serde_json::Value;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use crate::TestEnv;
+use crate::{Running, TestEnv, ANY_PORT};
 
 /// The content type clients send.
 pub const SR_CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -23,8 +21,7 @@ pub struct TestRegistry {
     pub admin_url: String,
     /// The schemas topic it stores into.
     pub topic: String,
-    stop: CancellationToken,
-    task: Option<JoinHandle<Result<(), RegistryError>>>,
+    running: Running<dsync_schema_registry::App>,
 }
 
 impl std::ops::Deref for TestRegistry {
@@ -36,6 +33,19 @@ impl std::ops::Deref for TestRegistry {
 }
 
 impl TestRegistry {
+    /// The settings of an instance on `topic`, on free ports.
+    pub fn settings(env: &TestEnv, topic: &str) -> Settings {
+        Settings {
+            http_addr: ANY_PORT,
+            schemas_topic: topic.to_owned(),
+            kafka: env.settings.clone(),
+            admin: dsync_telemetry::admin::AdminSettings {
+                admin_addr: ANY_PORT,
+            },
+            ..Settings::default()
+        }
+    }
+
     /// A registry on a fresh schemas topic.
     pub async fn start(env: &TestEnv) -> anyhow::Result<Self> {
         let topic = env.unique("schemas");
@@ -44,53 +54,32 @@ impl TestRegistry {
 
     /// A registry on `topic` (which may already hold another instance's records).
     pub async fn start_on(env: &TestEnv, topic: &str) -> anyhow::Result<Self> {
-        let settings = Settings {
-            http_addr: "127.0.0.1:0".parse()?,
-            schemas_topic: topic.to_owned(),
-            kafka: env.settings.clone(),
-            admin: dsync_telemetry::admin::AdminSettings {
-                admin_addr: "127.0.0.1:0".parse()?,
-            },
-            ..Settings::default()
-        };
-        Self::start_with(settings).await
+        Self::start_with(Self::settings(env, topic)).await
     }
 
-    /// A registry with explicit settings.
+    /// A registry with explicit settings; returns once it has loaded its topic.
     pub async fn start_with(settings: Settings) -> anyhow::Result<Self> {
         let topic = settings.schemas_topic.clone();
-        let app = App::build(settings).await?;
-        let url = app.url();
-        let admin_url = format!("http://{}", app.admin_addr());
-        let store = std::sync::Arc::clone(app.store());
-        let stop = CancellationToken::new();
-        let task = app.spawn(stop.clone());
-        store
-            .wait_loaded(Duration::from_secs(60))
-            .await
-            .context("registry did not load its topic")?;
+        let running = Running::start(settings).await?;
         Ok(Self {
-            client: RegistryClient::new(url),
-            admin_url,
+            client: RegistryClient::new(running.url.clone()),
+            admin_url: running.admin_url.clone(),
             topic,
-            stop,
-            task: Some(task),
+            running,
         })
     }
 
-    /// Stops the instance and waits until it has.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        if let Some(task) = self.task.take() {
-            task.await??;
-        }
-        Ok(())
+    /// An event codec on this registry.
+    pub fn codec(&self) -> anyhow::Result<EventCodec> {
+        Ok(EventCodec::from_settings(&RegistrySettings {
+            url: self.url.clone(),
+            ..RegistrySettings::default()
+        })?)
     }
-}
 
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        self.stop.cancel();
+    /// Stops the instance and waits until it has.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.running.stop().await
     }
 }
 

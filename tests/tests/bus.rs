@@ -12,7 +12,7 @@ use dsync_bus::{
     BusError, BusMetrics, ConsumerConfig, ConsumerLoop, EventHeaders, OutboundRecord, PoisonPolicy,
     RetryPolicy,
 };
-use dsync_tests::{payload_of, source_of, ScriptedHandler, TestEnv};
+use dsync_tests::{eventually, payload_of, source_of, Check, ScriptedHandler, TestEnv};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -44,19 +44,7 @@ fn spawn_loop(
 }
 
 fn counter(reg: &prometheus::Registry, name: &str, labels: &[(&str, &str)]) -> f64 {
-    reg.gather()
-        .iter()
-        .filter(|f| f.name() == name)
-        .flat_map(|f| f.get_metric().iter())
-        .filter(|m| {
-            labels.iter().all(|(k, v)| {
-                m.get_label()
-                    .iter()
-                    .any(|l| l.name() == *k && l.value() == *v)
-            })
-        })
-        .map(|m| m.get_counter().get_value())
-        .sum()
+    dsync_tests::metric_value(reg, name, labels)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -903,21 +891,18 @@ async fn readiness_and_standard_metrics_are_served_by_the_admin_server() -> anyh
         "{text}"
     );
     // Lag comes from fetch high-water marks reported by the client's statistics (every 2 s).
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    let text = eventually("a lag gauge", Duration::from_secs(10), || async {
         let text = http
             .get(format!("{base}/metrics"))
             .send()
             .await?
             .text()
             .await?;
-        if text.contains(dsync_bus::metrics::CONSUMER_LAG) {
-            assert!(text.contains(&format!("{}{{partition=", dsync_bus::metrics::CONSUMER_LAG)));
-            break;
-        }
-        ensure!(std::time::Instant::now() < deadline, "no lag gauge: {text}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        let has = text.contains(dsync_bus::metrics::CONSUMER_LAG);
+        Ok(Check::when(has, text.clone(), || text))
+    })
+    .await?;
+    assert!(text.contains(&format!("{}{{partition=", dsync_bus::metrics::CONSUMER_LAG)));
     stop.cancel();
     task.await??;
     server_task.await??;

@@ -15,6 +15,7 @@ use dsync_events::{
     ExceptionKind, OrderAccepted, OrderChannel, OrderSubmitted, UsageIndicator,
 };
 use dsync_tests::edi::{corpus, read_acks, EdiEnv, ACME_KEY, OTHER_KEY, UPLOAD_KEY};
+use dsync_tests::{eventually, Check};
 use dsync_x12::{parse_all, validate, Document, LineStatus, PoAckType};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -189,11 +190,12 @@ async fn an_inbox_file_becomes_an_order_submission_and_a_997() -> anyhow::Result
         rec[0].content_sha256,
         dsync_edi_gateway::files::sha256_hex(&input)
     );
-    let deadline = std::time::Instant::now() + WAIT;
-    while inbox_file.exists() {
-        ensure!(std::time::Instant::now() < deadline, "inbox file not moved");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("inbox file moved", WAIT, || async {
+        Ok(Check::when(!inbox_file.exists(), (), || {
+            "still in the inbox".into()
+        }))
+    })
+    .await?;
     let processed = e.files("ACME", "processed")?;
     assert_eq!(processed.len(), 1);
     assert_eq!(processed[0].1, input);
@@ -520,7 +522,7 @@ async fn a_file_archived_before_a_crash_is_processed_at_start() -> anyhow::Resul
         "the journaled receipt was decided"
     );
     assert!(!inbox_file.exists(), "moved once handled");
-    assert_eq!(gw.gateway.pending_plans(), 0);
+    assert_eq!(gw.gateway().pending_plans(), 0);
     // and the inbox file was not taken a second time
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(e.events("orders.submissions").await?.len(), 1);

@@ -12,9 +12,9 @@ use dsync_bus::{
     BusMetrics, ConsumerConfig, ConsumerLoop, EventHeaders, EventProducer, Handler, HandlerError,
     HandlerResult, InboundRecord, OutboundRecord,
 };
-use dsync_events::{AnyEvent, Event, EventCodec, OrderCancelRequested, RegistrySettings};
+use dsync_events::{AnyEvent, Event, EventCodec, OrderCancelRequested};
 use dsync_tests::registry::TestRegistry;
-use dsync_tests::TestEnv;
+use dsync_tests::{eventually, Check, TestEnv};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -39,13 +39,6 @@ fn cancel_request(order: &str, n: i64) -> anyhow::Result<OrderCancelRequested> {
         "reason": "CUSTOMER_REQUEST",
         "reason_text": "customer called"
     }))?)
-}
-
-fn codec_for(registry: &TestRegistry) -> anyhow::Result<EventCodec> {
-    Ok(EventCodec::from_settings(&RegistrySettings {
-        url: registry.url.clone(),
-        ..RegistrySettings::default()
-    })?)
 }
 
 /// Decodes every record; poison when it cannot.
@@ -75,7 +68,7 @@ async fn typed_events_cross_the_broker_through_the_registry_and_bad_bytes_are_po
     let env = TestEnv::new();
     let registry = TestRegistry::start(&env).await?;
     let topic = env.topic("ev", 2).await?;
-    let codec = codec_for(&registry)?;
+    let codec = registry.codec()?;
     let producer = EventProducer::new(&env.settings, BusMetrics::unregistered())?;
 
     let sent: Vec<OrderCancelRequested> = (0..5)
@@ -112,7 +105,7 @@ async fn typed_events_cross_the_broker_through_the_registry_and_bad_bytes_are_po
         .await?;
 
     let handler = Arc::new(Decoding {
-        codec: codec_for(&registry)?,
+        codec: registry.codec()?,
         decoded: Mutex::new(Vec::new()),
     });
     let stop = CancellationToken::new();
@@ -126,11 +119,11 @@ async fn typed_events_cross_the_broker_through_the_registry_and_bad_bytes_are_po
     );
     let task = tokio::spawn(consumer.run(stop.clone()));
     let dead = env.wait_for(&dlq::dlq_topic(&topic), 2, WAIT).await?;
-    let deadline = std::time::Instant::now() + WAIT;
-    while handler.decoded.lock().map(|d| d.len()).unwrap_or(0) < sent.len() {
-        anyhow::ensure!(std::time::Instant::now() < deadline, "events not decoded");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("events decoded", WAIT, || async {
+        let n = handler.decoded.lock().map(|d| d.len()).unwrap_or(0);
+        Ok(Check::when(n >= sent.len(), (), || format!("{n} decoded")))
+    })
+    .await?;
     stop.cancel();
     task.await??;
 
@@ -200,7 +193,7 @@ async fn a_v1_consumer_reads_v2_data_registered_in_the_registry() -> anyhow::Res
     framed.extend_from_slice(&(v2_id as u32).to_be_bytes());
     framed.extend_from_slice(&body);
 
-    let codec = codec_for(&registry)?;
+    let codec = registry.codec()?;
     let decoded: OrderCancelRequested = codec.decode(&framed).await?;
     assert_eq!(
         decoded,

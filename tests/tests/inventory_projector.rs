@@ -380,7 +380,7 @@ async fn rebuild_from_the_log_equals_the_live_state_and_survives_restart() -> an
     w.wait_events(&w.topics.reconciliation, WAIT, |evs| !evs.is_empty())
         .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (live, size, owned) = p.projector.digest().await?;
+    let (live, size, owned) = p.projector().digest().await?;
     assert_eq!(owned.len(), 4);
     assert_eq!(size.skus as usize, skus.len());
     let (saved, _) = changelog_digest(&w.env.settings, &w.topics).await?;
@@ -398,7 +398,7 @@ async fn rebuild_from_the_log_equals_the_live_state_and_survives_restart() -> an
     p.stop().await?;
     let p2 = w.start(settings()?).await?;
     p2.wait_owned(4, WAIT).await?;
-    let (after, _, _) = p2.projector.digest().await?;
+    let (after, _, _) = p2.projector().digest().await?;
     assert_eq!(after, live);
     assert_eq!(p2.counter(metrics::MOVEMENTS_APPLIED, &[]), 0.0);
     p2.stop().await
@@ -459,7 +459,7 @@ async fn undecodable_and_misrouted_records_are_dead_lettered() -> anyhow::Result
         .await?;
     // A valid movement on the wrong partition (its producer ignored murmur2).
     let m = movement("SKU-P", "L1", 1, Some(0), MovementType::Receipt, 5, None);
-    let owner = p.projector.partition_of("SKU-P");
+    let owner = p.projector().partition_of("SKU-P");
     let other_key = (0..100)
         .map(|i| format!("other-{i}"))
         .find(|k| dsync_inventory_projector::hash::partition_for(k.as_bytes(), 4) != owner)

@@ -369,7 +369,7 @@ async fn every_validation_rule_end_to_end_over_http() -> anyhow::Result<()> {
         .filter(|p| matches!(p.event, AnyEvent::OrderAccepted(_)))
         .count();
     assert_eq!(accepted, 7);
-    let metrics = ie.metrics(&app).await?;
+    let metrics = app.metrics_text().await?;
     assert!(
         metrics.contains(r#"dsync_order_intake_orders_total{channel="HTTP",outcome="accepted"} 7"#),
         "{metrics}"
@@ -721,7 +721,7 @@ async fn duplicates_are_never_accepted_twice_across_restarts_and_replays() -> an
     assert!(r.reasons[0].message.contains(&edi_id));
 
     // the EDI duplicates are visible on exceptions.business
-    let exceptions = ie.events_of(&ie.topics.exceptions).await?;
+    let exceptions = ie.published(&ie.topics.exceptions).await?;
     let reports: Vec<_> = exceptions
         .iter()
         .filter_map(|p| match &p.event {
@@ -839,7 +839,7 @@ async fn two_instances_racing_never_exceed_the_credit_limit() -> anyhow::Result<
             matches!(on_topic.map(|p| &p.event), Some(AnyEvent::OrderAccepted(_)));
         assert_eq!(st.order_status() == "ACCEPTED", accepted_on_topic);
     }
-    let metrics = ie.metrics(&b).await?;
+    let metrics = b.metrics_text().await?;
     assert!(
         metrics.contains(r#"dsync_order_intake_partition_catch_ups_total{result="ok"}"#),
         "B caught up with A's outcomes when it took partitions over"

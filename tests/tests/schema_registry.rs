@@ -4,11 +4,11 @@
 //! (`schema_registry_converter`). Each test has its own schemas topic and its own instances.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{ensure, Context as _};
 use dsync_schema_registry::Settings;
-use dsync_tests::{RegistryClient, Reply, TestEnv, TestRegistry};
+use dsync_tests::{eventually, Check, RegistryClient, Reply, TestEnv, TestRegistry};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -349,13 +349,8 @@ async fn storage_failures_answer_50001_and_change_nothing() -> anyhow::Result<()
         .overrides
         .push(("message.max.bytes".into(), "1000".into()));
     let settings = Settings {
-        http_addr: "127.0.0.1:0".parse()?,
-        schemas_topic: env.unique("schemas"),
         kafka,
-        admin: dsync_telemetry::admin::AdminSettings {
-            admin_addr: "127.0.0.1:0".parse()?,
-        },
-        ..Settings::default()
+        ..TestRegistry::settings(&env, &env.unique("schemas"))
     };
     let sr = TestRegistry::start_with(settings).await?;
     let fields: Vec<String> = (0..60)
@@ -378,31 +373,25 @@ async fn storage_failures_answer_50001_and_change_nothing() -> anyhow::Result<()
 async fn writes_not_applied_in_time_answer_50002() -> anyhow::Result<()> {
     let env = TestEnv::new();
     let settings = Settings {
-        http_addr: "127.0.0.1:0".parse()?,
-        schemas_topic: env.unique("schemas"),
-        kafka: env.settings.clone(),
-        admin: dsync_telemetry::admin::AdminSettings {
-            admin_addr: "127.0.0.1:0".parse()?,
-        },
         // Far below the time a record takes to come back from the broker.
         write_timeout: Duration::from_millis(1),
-        ..Settings::default()
+        ..TestRegistry::settings(&env, &env.unique("schemas"))
     };
     let sr = TestRegistry::start_with(settings).await?;
     let r = sr.try_register("slow", "\"string\"").await?;
     assert_eq!(status_code(&r), (500, Some(50002)), "{r:?}");
     // The write itself was accepted by the log and is applied a moment later.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if sr.get("/subjects").await?.body == json!(["slow"]) {
-            break;
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "the timed-out write was never applied"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the timed-out write applied",
+        Duration::from_secs(10),
+        || async {
+            let subjects = sr.get("/subjects").await?.body;
+            Ok(Check::when(subjects == json!(["slow"]), (), || {
+                subjects.to_string()
+            }))
+        },
+    )
+    .await?;
     sr.stop().await
 }
 
@@ -1189,15 +1178,17 @@ async fn two_instances_racing_on_one_topic_never_duplicate_ids_or_versions() -> 
 
     // Both instances end up serving the same, with versions 1..=10 per subject.
     let snap_ids: Vec<i64> = ids.iter().copied().collect();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let (sa, sb) = loop {
-        let sa = snapshot(&a.client, &["race-a", "race-b"], &snap_ids).await?;
-        let sb = snapshot(&b.client, &["race-a", "race-b"], &snap_ids).await?;
-        if sa == sb || Instant::now() > deadline {
-            break (sa, sb);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (sa, sb) = eventually(
+        "both instances answer the same",
+        Duration::from_secs(15),
+        || async {
+            let sa = snapshot(&a.client, &["race-a", "race-b"], &snap_ids).await?;
+            let sb = snapshot(&b.client, &["race-a", "race-b"], &snap_ids).await?;
+            let seen = format!("{sa:?} vs {sb:?}");
+            Ok(Check::when(sa == sb, (sa, sb), || seen))
+        },
+    )
+    .await?;
     assert_eq!(sa, sb, "both instances answer the same");
     for subject in ["race-a", "race-b"] {
         let versions = a
@@ -1363,16 +1354,7 @@ async fn requests_wait_for_the_initial_load_and_readiness_follows_it() -> anyhow
     ));
     env.producer()?.send_all(&records).await?;
 
-    let settings = Settings {
-        http_addr: "127.0.0.1:0".parse()?,
-        schemas_topic: topic.clone(),
-        kafka: env.settings.clone(),
-        admin: dsync_telemetry::admin::AdminSettings {
-            admin_addr: "127.0.0.1:0".parse()?,
-        },
-        ..Settings::default()
-    };
-    let app = App::build(settings).await?;
+    let app = App::build(TestRegistry::settings(&env, &topic)).await?;
     let store = std::sync::Arc::clone(app.store());
     let readiness = app.readiness().clone();
     let metrics = app.metrics_registry().clone();

@@ -19,6 +19,7 @@ use dsync_inventory_projector::handlers::Ctx;
 use dsync_inventory_projector::metrics;
 use dsync_inventory_projector::rebuild::{raw_consume, rebuild};
 use dsync_tests::inventory::{movement, InventoryEnv};
+use dsync_tests::{eventually_every, Check};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -86,11 +87,14 @@ async fn main() -> anyhow::Result<()> {
     produce(&w, live_n, skus.min(live_n.max(1)), "LIVE").await?;
     let p = w.start(w.settings(&w.env.unique("bench"), &[])?).await?;
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(1800);
-    while p.counter(metrics::MOVEMENTS_APPLIED, &[]) < live_n as f64 {
-        anyhow::ensure!(Instant::now() < deadline, "live run did not finish");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let every = Duration::from_millis(50);
+    eventually_every("live run", Duration::from_secs(1800), every, || async {
+        let applied = p.counter(metrics::MOVEMENTS_APPLIED, &[]);
+        Ok(Check::when(applied >= live_n as f64, (), || {
+            format!("{applied} movements applied")
+        }))
+    })
+    .await?;
     let live_secs = started.elapsed().as_secs_f64();
     p.stop().await?;
 
