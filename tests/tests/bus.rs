@@ -12,6 +12,7 @@ use dsync_bus::{
     BusError, BusMetrics, ConsumerConfig, ConsumerLoop, EventHeaders, OutboundRecord, PoisonPolicy,
     RetryPolicy,
 };
+use dsync_inventory_projector::hash::partition_for;
 use dsync_tests::{eventually, payload_of, source_of, Check, ScriptedHandler, TestEnv};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -45,6 +46,18 @@ fn spawn_loop(
 
 fn counter(reg: &prometheus::Registry, name: &str, labels: &[(&str, &str)]) -> f64 {
     dsync_tests::metric_value(reg, name, labels)
+}
+
+/// One key per partition of a topic with `partitions` partitions (the producer's murmur2).
+fn key_per_partition(partitions: i32) -> Vec<String> {
+    (0..partitions)
+        .map(|p| {
+            (0..)
+                .map(|i| format!("sentinel-{i}"))
+                .find(|k| partition_for(k.as_bytes(), partitions) == p)
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,7 +148,9 @@ async fn transient_failures_are_retried_in_place_and_processed_once_in_key_order
         metrics,
     )?;
     env.wait_for(&output, 4, WAIT).await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every record finished (one partition, fetched once, nothing delivered locally: a record
+    // is attempted and published only before its offset is committed).
+    env.wait_caught_up(&group, &[&input], WAIT).await?;
     stop.cancel();
     task.await??;
 
@@ -431,7 +446,19 @@ async fn pipelined_and_locally_delivered_records_are_processed_once_in_offset_or
         t.await??;
     }
     env.wait_for(&output, 2 * n + 1, WAIT).await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A locally delivered record is fetched again later, possibly after its offset was
+    // committed. The marker: a sentinel on every partition, fetched (not delivered locally)
+    // behind everything else and finished, so every earlier offset was fetched and settled.
+    let sentinels: Vec<(String, String)> = key_per_partition(3)
+        .into_iter()
+        .map(|k| (k, "sentinel|ok".to_owned()))
+        .collect();
+    let refs: Vec<(&str, String)> = sentinels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    env.produce(&input, &refs).await?;
+    env.wait_caught_up(&group, &[&input], WAIT).await?;
     stop.cancel();
     task.await??;
 
@@ -949,7 +976,11 @@ async fn a_slow_partition_is_paused_and_resumed_without_losing_or_repeating_reco
         BusMetrics::unregistered(),
     )?;
     env.wait_for(&output, 12, WAIT).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A resume re-fetches from a batch boundary before the next record, possibly after the
+    // records there were committed. The marker: a sentinel produced once all 12 were handled,
+    // fetched behind any such copy and finished.
+    env.produce(&input, &[("k", "sentinel|ok".into())]).await?;
+    env.wait_caught_up(&group, &[&input], WAIT).await?;
     stop.cancel();
     task.await??;
     let out: Vec<String> = env
@@ -958,10 +989,11 @@ async fn a_slow_partition_is_paused_and_resumed_without_losing_or_repeating_reco
         .iter()
         .map(payload_of)
         .collect();
-    let expected: Vec<String> = (0..12).map(|i| format!("{i}|sleep=300")).collect();
+    let mut expected: Vec<String> = (0..12).map(|i| format!("{i}|sleep=300")).collect();
+    expected.push("sentinel|ok".into());
     assert_eq!(out, expected, "every record once, in order");
     let offsets: Vec<i64> = handler.seen().iter().map(|s| s.offset).collect();
-    assert_eq!(offsets, (0..12).collect::<Vec<i64>>());
+    assert_eq!(offsets, (0..13).collect::<Vec<i64>>());
     Ok(())
 }
 

@@ -237,8 +237,9 @@ async fn a_duplicate_interchange_gets_ta1_025_and_is_not_processed_again_across_
         })
         .await?;
     assert_eq!(ex[0].partner_id.as_deref(), Some("ACME"));
-    // processed once
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // processed once: the duplicate's receipt was carried out in full (its inbox file moves to
+    // processed only once everything it publishes is durable), and published no order
+    e.wait_processed("ACME", "po.x12", 2, WAIT).await?;
     assert_eq!(e.events("orders.submissions").await?.len(), 1);
     let metrics = reqwest::get(format!("{}/metrics", gw.admin_url))
         .await?
@@ -305,6 +306,8 @@ async fn a_test_interchange_is_acknowledged_but_never_an_order_in_production() -
         .await?;
     assert_eq!(resp.status().as_u16(), 200);
     let body: serde_json::Value = resp.json().await?;
+    // answered once the receipt was carried out in full: everything it publishes is durable
+    assert_eq!(body["completed"], true, "{body}");
     assert_eq!(body["interchanges"][0]["outcome"], "accepted");
     assert_eq!(
         body["interchanges"][0]["groups"][0]["sets"][0]["action"],
@@ -317,7 +320,6 @@ async fn a_test_interchange_is_acknowledged_but_never_an_order_in_production() -
     assert!(rec
         .iter()
         .all(|r| r.usage_indicator == UsageIndicator::Test));
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(e.events("orders.submissions").await?.is_empty());
     gw.stop().await?;
     Ok(())
@@ -386,8 +388,10 @@ async fn order_outcomes_become_855s_with_control_numbers_never_reused_across_a_r
     ensure!(n(&isa2) > n(&isa1), "ISA13 {isa2} after {isa1}");
     ensure!(n(&gs2) > n(&gs1), "GS06 {gs2} after {gs1}");
     ensure!(n(&st2) > n(&st1), "ST02 {st2} after {st1}");
-    // the replayed outcome of the first order did not produce a second 855
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // the replayed outcome of the first order did not produce a second 855: every outcome
+    // was handled (the group committed the end of orders.events, which it does only once a
+    // record's 855 is delivered)
+    e.wait_caught_up(&[&e.topic("orders.events")], WAIT).await?;
     assert_eq!(e.wait_outbox("ACME", "_855_", 2, WAIT).await?.len(), 2);
     let sent855: Vec<EdiDocumentSent> = e
         .wait_events("edi.documents", 2, WAIT, |ev| {
@@ -458,6 +462,9 @@ AK9*A*1*1*1~SE*6*0001~GE*1*7001~IEA*1*000007001~"
         .send()
         .await?;
     assert_eq!(resp.status().as_u16(), 200);
+    // answered once the receipt was carried out in full: whatever it delivers is in the outbox
+    let summary: serde_json::Value = resp.json().await?;
+    assert_eq!(summary["completed"], true, "{summary}");
     let acks: Vec<EdiDocumentAcknowledged> = e
         .wait_events("edi.documents", 1, WAIT, |ev| match ev {
             AnyEvent::EdiDocumentAcknowledged(a) => Some(a),
@@ -475,7 +482,6 @@ AK9*A*1*1*1~SE*6*0001~GE*1*7001~IEA*1*000007001~"
         .await?;
     assert_eq!(resolved[0].exception_id, overdue[0].exception_id);
     // no 997 answers a 997: the outbox holds the acknowledgements of the 850 and the 855
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let names: Vec<String> = e
         .files("ACME", "outbox")?
         .into_iter()
@@ -523,10 +529,37 @@ async fn a_file_archived_before_a_crash_is_processed_at_start() -> anyhow::Resul
     );
     assert!(!inbox_file.exists(), "moved once handled");
     assert_eq!(gw.gateway().pending_plans(), 0);
-    // and the inbox file was not taken a second time
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(e.events("orders.submissions").await?.len(), 1);
-    assert_eq!(e.wait_outbox("ACME", "997", 1, WAIT).await?.len(), 1);
+    // and the inbox file was not taken a second time: a later file, taken by the inbox watcher
+    // (one file at a time, oldest first) and carried out in full, is the marker
+    let later = renumbered(
+        "01_4010_star_colon_tilde.x12",
+        "000000101",
+        "000000102",
+        "101",
+        "102",
+    )?;
+    e.drop_file("ACME", "later.x12", &later)?;
+    e.wait_processed("ACME", "later.x12", 1, WAIT).await?;
+    let pos: Vec<String> = e
+        .events("orders.submissions")
+        .await?
+        .into_iter()
+        .filter_map(submitted)
+        .filter_map(|o| o.customer_po_number.map(|p| p.to_string()))
+        .collect();
+    assert_eq!(pos, vec!["PO-1", "PO-102"], "PO-1 submitted once");
+    let receipts = e
+        .events("edi.documents")
+        .await?
+        .into_iter()
+        .filter_map(received);
+    assert_eq!(receipts.count(), 2, "one receipt per file");
+    let mut groups_acked = Vec::new();
+    for (_, bytes) in e.files("ACME", "outbox")? {
+        groups_acked.extend(read_acks(&bytes)?.1.into_iter().map(|fa| fa.0));
+    }
+    groups_acked.sort();
+    assert_eq!(groups_acked, vec!["PO 101", "PO 102"], "one 997 per file");
     gw.stop().await?;
     Ok(())
 }
@@ -612,11 +645,6 @@ async fn uploads_need_a_key_valid_for_the_partner() -> anyhow::Result<()> {
         ),
         400
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        e.events("edi.documents").await?.is_empty(),
-        "nothing was received"
-    );
     let ok = http
         .post(&url)
         .bearer_auth(ACME_KEY)
@@ -634,6 +662,17 @@ async fn uploads_need_a_key_valid_for_the_partner() -> anyhow::Result<()> {
     assert!(summary["interchanges"][0]["acknowledgement_file"]
         .as_str()
         .is_some_and(|f| f.contains("997")));
+    // nothing was received before: the accepted upload, answered once carried out in full, is
+    // the only receipt on edi.documents
+    let receipt_id = summary["receipt_id"].as_str().context("receipt id")?;
+    let receipts: Vec<EdiDocumentReceived> = e
+        .events("edi.documents")
+        .await?
+        .into_iter()
+        .filter_map(received)
+        .collect();
+    assert_eq!(receipts.len(), 1, "nothing was received: {receipts:?}");
+    assert!(receipts[0].document_id.starts_with(receipt_id));
     e.wait_events("orders.submissions", 1, WAIT, submitted)
         .await?;
     let metrics = reqwest::get(format!("{}/metrics", gw.admin_url))

@@ -59,7 +59,10 @@ async fn duplicates_out_of_order_and_gaps() -> anyhow::Result<()> {
     .await?;
     let body = w.wait_on_hand(&p, "SKU-A", "L1", 14, WAIT).await?;
     assert_eq!(body["positions"][0]["available"], 14);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every movement handled (the second copy of 2 included) before counting.
+    w.env
+        .wait_caught_up(&group, &[&w.topics.movements], WAIT)
+        .await?;
     assert_eq!(p.counter(metrics::DUPLICATES, &[]), 2.0);
     assert_eq!(p.counter(metrics::GAPS_DETECTED, &[]), 1.0);
     assert_eq!(p.counter(metrics::GAPS_REPORTED, &[]), 1.0);
@@ -259,8 +262,9 @@ async fn cancel_releases_and_pick_consumes_once() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn count_resets_on_hand_and_reports_drift() -> anyhow::Result<()> {
     let w = InventoryEnv::new(2).await?;
+    let group = w.env.unique("inv");
     let p = w
-        .start(w.settings(&w.env.unique("inv"), &["--drift-auto-correct-max", "50"])?)
+        .start(w.settings(&group, &["--drift-auto-correct-max", "50"])?)
         .await?;
     use MovementType::*;
     w.movements(&[
@@ -306,10 +310,14 @@ async fn count_resets_on_hand_and_reports_drift() -> anyhow::Result<()> {
         count("SKU-D", "CC-2", 5, CountScope::Partial, &[("L1", 500)]),
     ])
     .await?;
-    let evs = w
-        .wait_events(&w.topics.reconciliation, WAIT, |evs| evs.len() >= 3)
+    w.wait_events(&w.topics.reconciliation, WAIT, |evs| evs.len() >= 3)
         .await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both counts handled (their outputs are durable before their offsets are committed), then
+    // the topic is read again: the repeated count added nothing.
+    w.env
+        .wait_caught_up(&group, &[&w.topics.movements], WAIT)
+        .await?;
+    let evs = w.events(&w.topics.reconciliation).await?;
     assert_eq!(evs.len(), 3);
     assert!(
         matches!(&evs.iter().filter_map(|e| match e { AnyEvent::InventoryDriftDetected(d) if d.snapshot_id.as_str() == "CC-2" => Some(d.clone()), _ => None }).collect::<Vec<_>>()[..], [d] if !d.corrected && d.difference_base == 485)
@@ -379,7 +387,10 @@ async fn rebuild_from_the_log_equals_the_live_state_and_survives_restart() -> an
     .await?;
     w.wait_events(&w.topics.reconciliation, WAIT, |evs| !evs.is_empty())
         .await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Every input handled and its state saved before the state is compared.
+    w.env
+        .wait_caught_up(&group, &[&w.topics.movements, &w.topics.requests], WAIT)
+        .await?;
     let (live, size, owned) = p.projector().digest().await?;
     assert_eq!(owned.len(), 4);
     assert_eq!(size.skus as usize, skus.len());
