@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use dsync_tests::{source_of, TestEnv};
+use dsync_tests::{eventually_every, source_of, Check, TestEnv};
 
 /// How long after the restart every partition must be owned again and every record processed:
 /// the dead member's session timeout (10 s), the watchdog's grace (3 s, or 15 s while the group
@@ -109,24 +109,18 @@ async fn wait_all_relayed(
     total: usize,
     deadline: Instant,
 ) -> anyhow::Result<()> {
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if env.wait_for(output, total, left).await.is_err() {
-            bail!("fewer than {total} records relayed within {BOUND:?} of the restart");
+    let what = format!("{total} records relayed within {BOUND:?} of the restart");
+    let every = Duration::from_millis(300);
+    eventually_every(&what, left(deadline), every, || async {
+        let produced: i64 = env.end_offsets(output).await?.values().sum();
+        if (produced as usize) < total {
+            return Ok(Check::Pending(format!("{produced} outputs")));
         }
         // Redeliveries after the kill are allowed (at least once); every source record counts.
-        let seen = relayed(env, output).await?;
-        if seen.len() >= total {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "only {} of {total} records relayed within {BOUND:?} of the restart",
-                seen.len()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+        let seen = relayed(env, output).await?.len();
+        Ok(Check::when(seen >= total, (), || format!("{seen} relayed")))
+    })
+    .await
 }
 
 /// Waits until every relay in `relays` answers `/readyz` 200 and together they own
@@ -138,30 +132,34 @@ async fn wait_ready_and_owned(
     deadline: Instant,
 ) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    loop {
+    let what = format!("every partition owned and ready within {BOUND:?}");
+    let every = Duration::from_millis(200);
+    eventually_every(&what, left(deadline), every, || async {
         let mut all_ready = true;
         let mut owned = 0;
+        let mut states = Vec::new();
         for r in relays {
-            let ready = matches!(r.readyz().await, Some((200, _)));
-            let o = r.owned().await.unwrap_or(0);
-            if ready && o == 0 && partitions >= relays.len() as i64 {
+            let readyz = r.readyz().await;
+            let o = r.owned().await;
+            let ready = matches!(readyz, Some((200, _)));
+            if ready && o.unwrap_or(0) == 0 && partitions >= relays.len() as i64 {
                 bail!("a relay reports ready while owning no partition");
             }
             all_ready &= ready;
-            owned += o;
+            owned += o.unwrap_or(0);
+            states.push((readyz, o));
         }
-        if all_ready && owned == partitions {
-            return Ok(started.elapsed());
-        }
-        if Instant::now() > deadline {
-            let mut states = Vec::new();
-            for r in relays {
-                states.push((r.readyz().await, r.owned().await));
-            }
-            bail!("not every partition owned and ready within {BOUND:?}: {states:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        let done = all_ready && owned == partitions;
+        Ok(Check::when(done, started.elapsed(), || {
+            format!("{states:?}")
+        }))
+    })
+    .await
+}
+
+/// What is left until `deadline`.
+fn left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
