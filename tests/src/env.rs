@@ -63,7 +63,7 @@ impl TestEnv {
     pub async fn produce(
         &self,
         topic: &str,
-        records: &[(&str, String)],
+        records: &[(impl AsRef<str>, String)],
     ) -> anyhow::Result<Vec<String>> {
         let p = self.producer()?;
         let out: Vec<OutboundRecord> = records
@@ -72,7 +72,7 @@ impl TestEnv {
                 let id = uuid::Uuid::new_v4().to_string();
                 OutboundRecord::new(
                     topic,
-                    k.as_bytes().to_vec(),
+                    k.as_ref().as_bytes().to_vec(),
                     v.as_bytes().to_vec(),
                     EventHeaders::new_root("TestEvent", id),
                 )

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser as _;
-use dsync_bus::OutboundRecord;
 use dsync_events::{
-    AnyEvent, CycleCountSnapshot, Event, InventoryMovementRecorded, ReservationReleaseRequested,
+    AnyEvent, CycleCountSnapshot, InventoryMovementRecorded, ReservationReleaseRequested,
     ReservationRequested,
 };
 use dsync_inventory_projector::projector::Projector;
@@ -106,29 +105,18 @@ impl InventoryEnv {
         Running::start(settings).await
     }
 
-    async fn send<E: Event>(&self, topic: &str, key: &str, events: &[E]) -> anyhow::Result<()> {
-        let mut out: Vec<OutboundRecord> = Vec::with_capacity(events.len());
-        for e in events {
-            out.push(self.codec.outbound(topic, key.as_bytes(), e, None).await?);
-        }
-        self.producer.send_all(&out).await?;
-        Ok(())
-    }
-
-    /// Publishes movements (each on its SKU's partition).
+    /// Publishes movements, one after the other (each on its SKU's partition).
     pub async fn movements(&self, events: &[InventoryMovementRecorded]) -> anyhow::Result<()> {
         for e in events {
-            self.send(&self.topics.movements, &e.sku, std::slice::from_ref(e))
-                .await?;
+            self.publish(&self.topics.movements, &e.sku, e).await?;
         }
         Ok(())
     }
 
-    /// Publishes counts.
+    /// Publishes counts, one after the other.
     pub async fn counts(&self, events: &[CycleCountSnapshot]) -> anyhow::Result<()> {
         for e in events {
-            self.send(&self.topics.movements, &e.sku, std::slice::from_ref(e))
-                .await?;
+            self.publish(&self.topics.movements, &e.sku, e).await?;
         }
         Ok(())
     }
@@ -147,11 +135,10 @@ impl InventoryEnv {
         Ok(())
     }
 
-    /// Publishes release requests.
+    /// Publishes release requests, one after the other.
     pub async fn releases(&self, events: &[ReservationReleaseRequested]) -> anyhow::Result<()> {
         for e in events {
-            self.send(&self.topics.requests, &e.sku, std::slice::from_ref(e))
-                .await?;
+            self.publish(&self.topics.requests, &e.sku, e).await?;
         }
         Ok(())
     }

@@ -65,6 +65,23 @@ pub struct Handles<P> {
     pub metrics: Option<prometheus::Registry>,
 }
 
+impl<P> Handles<P> {
+    /// The addresses and parts of an app, with its metrics registry when it hands it out.
+    pub fn new(
+        http: SocketAddr,
+        admin: SocketAddr,
+        parts: P,
+        metrics: Option<&prometheus::Registry>,
+    ) -> Self {
+        Self {
+            http,
+            admin,
+            parts,
+            metrics: metrics.cloned(),
+        }
+    }
+}
+
 /// A running instance: built, spawned with its own shutdown token, stopped gracefully by
 /// [`Running::stop`] (or cancelled when dropped).
 pub struct Running<S: TestService> {
@@ -293,14 +310,8 @@ impl TestService for dsync_order_intake::App {
         Self::build(settings).await
     }
     fn handles(&self) -> Handles<Self::Parts> {
-        let (http, admin) = (self.local_addr(), self.admin_addr());
         let parts = Arc::clone(self.core());
-        Handles {
-            http,
-            admin,
-            parts,
-            metrics: None,
-        }
+        Handles::new(self.local_addr(), self.admin_addr(), parts, None)
     }
     fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>> {
         self.spawn(stop)
@@ -316,14 +327,8 @@ impl TestService for dsync_edi_gateway::App {
         Self::build(settings).await
     }
     fn handles(&self) -> Handles<Self::Parts> {
-        let (http, admin) = (self.http_addr(), self.admin_addr());
-        let (parts, metrics) = (Arc::clone(self.gateway()), self.metrics_registry().clone());
-        Handles {
-            http,
-            admin,
-            parts,
-            metrics: Some(metrics),
-        }
+        let (parts, metrics) = (Arc::clone(self.gateway()), Some(self.metrics_registry()));
+        Handles::new(self.http_addr(), self.admin_addr(), parts, metrics)
     }
     fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>> {
         self.spawn(stop)
@@ -343,17 +348,8 @@ impl TestService for dsync_inventory_projector::App {
         Self::build(settings, stop.clone()).await
     }
     fn handles(&self) -> Handles<Self::Parts> {
-        let (http, admin) = (self.local_addr(), self.admin_addr());
-        let (parts, metrics) = (
-            Arc::clone(self.projector()),
-            self.metrics_registry().clone(),
-        );
-        Handles {
-            http,
-            admin,
-            parts,
-            metrics: Some(metrics),
-        }
+        let (parts, metrics) = (Arc::clone(self.projector()), Some(self.metrics_registry()));
+        Handles::new(self.local_addr(), self.admin_addr(), parts, metrics)
     }
     fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>> {
         self.spawn(stop)
@@ -369,14 +365,8 @@ impl TestService for dsync_schema_registry::App {
         Self::build(settings).await
     }
     fn handles(&self) -> Handles<Self::Parts> {
-        let (http, admin) = (self.local_addr(), self.admin_addr());
-        let (parts, metrics) = (Arc::clone(self.store()), self.metrics_registry().clone());
-        Handles {
-            http,
-            admin,
-            parts,
-            metrics: Some(metrics),
-        }
+        let (parts, metrics) = (Arc::clone(self.store()), Some(self.metrics_registry()));
+        Handles::new(self.local_addr(), self.admin_addr(), parts, metrics)
     }
     fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>> {
         self.spawn(stop)

@@ -453,11 +453,7 @@ async fn pipelined_and_locally_delivered_records_are_processed_once_in_offset_or
         .into_iter()
         .map(|k| (k, "sentinel|ok".to_owned()))
         .collect();
-    let refs: Vec<(&str, String)> = sentinels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    env.produce(&input, &refs).await?;
+    env.produce(&input, &sentinels).await?;
     env.wait_caught_up(&group, &[&input], WAIT).await?;
     stop.cancel();
     task.await??;
@@ -670,11 +666,7 @@ async fn sigterm_during_a_burst_commits_exactly_what_was_processed() -> anyhow::
     let records: Vec<(String, String)> = (0..n)
         .map(|i| (format!("k{}", i % 50), format!("{i}|sleep=5")))
         .collect();
-    let refs: Vec<(&str, String)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    env.produce(&input, &refs).await?;
+    env.produce(&input, &records).await?;
     let group = env.unique("st");
 
     let mut child = KillOnDrop(Some(bus_relay(&env, &input, &output, &group).spawn()?));
@@ -735,11 +727,7 @@ async fn rebalance_between_two_instances_processes_every_record_once() -> anyhow
     let records: Vec<(String, String)> = (0..n)
         .map(|i| (format!("k{}", i % 97), format!("{i}|sleep=20")))
         .collect();
-    let refs: Vec<(&str, String)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    env.produce(&input, &refs).await?;
+    env.produce(&input, &records).await?;
     let group = env.unique("rb");
     let config = || ConsumerConfig::new(&group, &[input.as_str()]);
 
@@ -800,11 +788,7 @@ async fn end_offsets_come_from_the_fetch_path_and_are_right_after_batches() -> a
     let records: Vec<(String, String)> = (0..1500)
         .map(|i| (format!("k{i}"), format!("{i}|ok")))
         .collect();
-    let refs: Vec<(&str, String)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    env.produce(&topic, &refs).await?;
+    env.produce(&topic, &records).await?;
     let ends = dsync_bus::reader::end_offsets(&env.settings, &topic).await?;
     let all = env.read_all(&topic).await?;
     assert_eq!(all.len(), 1500);
@@ -1088,11 +1072,7 @@ async fn bounded_reader_reads_chosen_partitions_to_their_end_in_offset_order() -
     let records: Vec<(String, String)> = (0..300)
         .map(|i| (format!("k{}", i % 17), format!("{i}|ok")))
         .collect();
-    let refs: Vec<(&str, String)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    env.produce(&topic, &refs).await?;
+    env.produce(&topic, &records).await?;
     let ends = dsync_bus::reader::end_offsets(&env.settings, &topic).await?;
     let settings = env.settings.clone();
     let t = topic.clone();

@@ -85,11 +85,7 @@ async fn produce(env: &TestEnv, topic: &str, tag: &str, n: usize) -> anyhow::Res
     let records: Vec<(String, String)> = (0..n)
         .map(|i| (format!("k{i}"), format!("{tag}-{i}")))
         .collect();
-    let refs: Vec<(&str, String)> = records
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    env.produce(topic, &refs).await.map(|_| ())
+    env.produce(topic, &records).await.map(|_| ())
 }
 
 /// Source offsets relayed so far, by partition.
