@@ -153,6 +153,22 @@ pub async fn post_order(base: &str, key: &str, body: &Value) -> anyhow::Result<H
     .await
 }
 
+/// [`post_order`] as a client that honours 503 (the instance cannot decide now, during a
+/// rebalance): sent again with the same Idempotency-Key until the instance takes it.
+pub async fn post_order_retrying(
+    base: &str,
+    key: &str,
+    body: &Value,
+    timeout: Duration,
+) -> anyhow::Result<HttpReply> {
+    eventually(&format!("order {key} taken"), timeout, || async {
+        let r = post_order(base, key, body).await?;
+        let seen = format!("{} {}", r.status, r.body);
+        Ok(Check::when(r.status != 503, r, || seen))
+    })
+    .await
+}
+
 /// `GET <base><path>` with the API key.
 pub async fn get(base: &str, path: &str) -> anyhow::Result<HttpReply> {
     request(

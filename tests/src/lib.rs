@@ -21,4 +21,4 @@ pub use env::{metric_value, TestEnv};
 pub use eventually::{eventually, eventually_every, Check, POLL_INTERVAL};
 pub use registry::{RegistryClient, Reply, TestRegistry};
 pub use scripted::{payload_of, source_of, ScriptedHandler, Seen, SOURCE_HEADER};
-pub use service::{Handles, Published, Running, ServiceEnv, TestService, ANY_PORT};
+pub use service::{admin_ready, Handles, Published, Running, ServiceEnv, TestService, ANY_PORT};

@@ -46,8 +46,12 @@ pub trait TestService: Sized + Send + 'static {
     fn handles(&self) -> Handles<Self::Parts>;
     /// Runs the instance in a task until `stop` fires.
     fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>>;
-    /// Waits, once spawned, until the instance can be used (default: at once).
-    fn ready(_parts: &Self::Parts) -> impl Future<Output = anyhow::Result<()>> + Send {
+    /// Waits, once spawned, until the instance can be used (default: at once);
+    /// `admin_url` is its admin server ([`admin_ready`]).
+    fn ready(
+        _parts: &Self::Parts,
+        _admin_url: &str,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
         async { Ok(()) }
     }
 }
@@ -120,7 +124,7 @@ impl<S: TestService> Running<S> {
             stop,
             task: Some(task),
         };
-        S::ready(&running.parts).await?;
+        S::ready(&running.parts, &running.admin_url).await?;
         Ok(running)
     }
 
@@ -316,6 +320,11 @@ impl TestService for dsync_order_intake::App {
     fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>> {
         self.spawn(stop)
     }
+    /// Submissions are refused (503) until the state is loaded and the group covers its
+    /// partitions, which is what `/readyz` says.
+    async fn ready(_: &Self::Parts, admin_url: &str) -> anyhow::Result<()> {
+        admin_ready(admin_url, Duration::from_secs(60)).await
+    }
 }
 
 impl TestService for dsync_edi_gateway::App {
@@ -372,13 +381,28 @@ impl TestService for dsync_schema_registry::App {
         self.spawn(stop)
     }
     /// Usable once it has loaded its schemas topic.
-    async fn ready(store: &Self::Parts) -> anyhow::Result<()> {
+    async fn ready(store: &Self::Parts, _: &str) -> anyhow::Result<()> {
         use anyhow::Context as _;
         store
             .wait_loaded(Duration::from_secs(60))
             .await
             .context("registry did not load its topic")
     }
+}
+
+/// Waits until the admin server at `admin_url` answers `/readyz` with 200.
+pub async fn admin_ready(admin_url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let url = format!("{admin_url}/readyz");
+    eventually(&format!("{url} 200"), timeout, || async {
+        let (status, body) = match reqwest::get(&url).await {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        };
+        Ok(Check::when(status == 200, (), || {
+            format!("{status} {body}")
+        }))
+    })
+    .await
 }
 
 /// `Deref<Target = ServiceEnv>` through the field `svc`, for the environments of the services.

@@ -14,8 +14,8 @@ use dsync_events::{
 use dsync_order_intake::handlers::order_events::{CONTENT_HASH_HEADER, SUBMISSION_HEADER};
 use dsync_order_intake::order_id_for;
 use dsync_tests::intake::{
-    availability, customer, get, item, location, meta, order_id_of, post_order, price, request,
-    usd, Auth, IntakeEnv, Published,
+    availability, customer, get, item, location, meta, order_id_of, post_order,
+    post_order_retrying, price, request, usd, Auth, IntakeEnv, Published,
 };
 use serde_json::{json, Value};
 
@@ -776,7 +776,8 @@ async fn two_instances_racing_never_exceed_the_credit_limit() -> anyhow::Result<
     let body = order("C-RACE", json!([line("SKU-A", 1000.0, "EA")])); // 1,000.00
     let fire = |url: String, key: String| {
         let body = body.clone();
-        tokio::spawn(async move { post_order(&url, &key, &body).await })
+        // B joining and A leaving rebalance the group: meanwhile the instances answer 503
+        tokio::spawn(async move { post_order_retrying(&url, &key, &body, WAIT).await })
     };
     let mut ids = Vec::new();
     let collect = |calls: Vec<
