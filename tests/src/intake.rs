@@ -402,11 +402,11 @@ impl IntakeEnv {
         ])?;
         s.topic_prefix = self.prefix.clone();
         s.group_id = self.group.clone();
-        s.api_keys = vec![dsync_order_intake::settings::Credential {
+        s.auth.api_keys = vec![dsync_order_intake::settings::Credential {
             name: "test".into(),
             secret: API_KEY.into(),
         }];
-        s.bearer_tokens = vec![dsync_order_intake::settings::Credential {
+        s.auth.bearer_tokens = vec![dsync_order_intake::settings::Credential {
             name: "crm".into(),
             secret: BEARER.into(),
         }];

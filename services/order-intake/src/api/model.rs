@@ -127,20 +127,11 @@ pub struct MoneyRequest {
     pub currency: String,
 }
 
-/// One problem with a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// Path of the field (`lines[0].quantity`).
-    pub field: String,
-    /// What is wrong.
-    pub reason: String,
-}
+/// One problem with a request (the shared error shape's `errors[]`).
+pub use dsync_service::http::FieldError;
 
 fn err(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.into(),
-        reason: reason.into(),
-    }
+    FieldError::new(field, reason)
 }
 
 fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
