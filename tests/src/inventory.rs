@@ -269,6 +269,7 @@ impl InventoryEnv {
     /// Settings of an instance in group `group` (extra flags appended).
     pub fn settings(&self, group: &str, extra: &[&str]) -> anyhow::Result<Settings> {
         let parts = self.partitions.to_string();
+        let credential = format!("test:{API_KEY}");
         let mut args = vec![
             "inventory-projector",
             "--http-addr",
@@ -276,7 +277,9 @@ impl InventoryEnv {
             "--admin-addr",
             "127.0.0.1:0",
             "--api-keys",
-            API_KEY,
+            &credential,
+            "--bearer-tokens",
+            &credential,
             "--topic-prefix",
             &self.prefix,
             "--group-id",
