@@ -41,7 +41,7 @@ use tracing::{info, warn};
 use crate::core::Core;
 use crate::handlers::submissions::content_hash;
 use crate::state::OrderRecord;
-use model::{status_url, FieldError, OrderRequest, OrderStatusBody};
+use model::{status_url, FieldError, OrderBody, OrderRequest, OrderStatusBody};
 
 /// The OpenAPI document of the API (also `services/order-intake/openapi.json`).
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -178,7 +178,7 @@ fn parse(body: &[u8], max_lines: usize) -> Result<OrderRequest, ApiError> {
     };
     let mut de = serde_json::Deserializer::from_slice(body);
     let req: OrderRequest = match serde_path_to_error::deserialize(&mut de) {
-        Ok(r) => match de.end() {
+        Ok(OrderBody(r)) => match de.end() {
             Ok(()) => r,
             Err(e) => return Err(malformed(&e)),
         },
@@ -430,6 +430,20 @@ mod tests {
                 r#"{"customer_id": "C1", "currency": "USD", "lines": [{"sku": "A", "quantity": 1, "unit": "EA"}]}"#
             ),
             200
+        );
+        let err = parse(
+            br#"{"customer_id": "C1", "currency": "USD", "ship_to": [null, null], "lines": [{"sku": "A", "quantity": 1, "unit": "EA"}]}"#,
+            10,
+        )
+        .expect_err("an array for an object");
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.errors()[0].field, "ship_to");
+        assert!(err.errors()[0].reason.contains("a JSON object"), "{err:?}");
+        assert_eq!(
+            parse(br#"[{"customer_id": "C1"}]"#, 10)
+                .expect_err("root array")
+                .status(),
+            StatusCode::UNPROCESSABLE_ENTITY
         );
     }
 
