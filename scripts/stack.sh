@@ -104,7 +104,7 @@ registry_up() {
     (
       cd "$RUN_DIR"
       nohup "$bin" \
-        --listen-addr "$REGISTRY_ADDR" \
+        --http-addr "$REGISTRY_ADDR" \
         --admin-addr "$REGISTRY_ADMIN_ADDR" \
         --schemas-topic "$SCHEMAS_TOPIC" \
         --kafka-brokers "$BROKER_HOST:$BROKER_PORT" \

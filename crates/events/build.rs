@@ -1,5 +1,6 @@
 //! Generates the Rust types of every event from `schemas/**/*.avsc` (and the topic of each event
-//! from `schemas/topics.json`) into `$OUT_DIR/events.rs`, included by `src/types.rs`.
+//! from `schemas/topics.json`) into `$OUT_DIR/events.rs`, included by `src/types.rs`, and the
+//! topic catalog of `schemas/topics.json` as the `topics` module (`build/topics.rs`).
 //!
 //! Reads nothing but `schemas/`. The newest version of each event (`<Record>.avsc` is version 1,
 //! `<Record>.vN.avsc` version N) gives its Rust type; every version is listed in `schemas::ALL`.
@@ -24,6 +25,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+
+#[path = "build/topics.rs"]
+mod topics;
 
 const NAMESPACE: &str = "com.distsync.events";
 
@@ -80,7 +84,7 @@ struct FieldType {
 
 fn generate(dir: &Path) -> Result<String, String> {
     let files = read_schema_files(dir)?;
-    let topics = read_topics(&dir.join("topics.json"))?;
+    let catalog = topics::read(&dir.join("topics.json"))?;
 
     // Latest version of every event.
     let mut latest: BTreeMap<String, &SchemaFile> = BTreeMap::new();
@@ -145,7 +149,8 @@ fn generate(dir: &Path) -> Result<String, String> {
     let mut events: Vec<(&SchemaFile, String, &str)> = Vec::new();
     for f in latest.values() {
         let full = full_name_of(&f.json, NAMESPACE)?;
-        let topic = topics
+        let topic = catalog
+            .topic_of
             .get(&f.record)
             .ok_or_else(|| format!("{}: event type not in any topic of topics.json", f.rel_path))?;
         events.push((f, full, topic));
@@ -269,35 +274,7 @@ fn generate(dir: &Path) -> Result<String, String> {
     )
     .map_err(|e| e.to_string())?;
 
-    // topics
-    let mut topic_names: BTreeSet<&str> = BTreeSet::new();
-    for t in topics.values() {
-        topic_names.insert(t);
-    }
-    code.push_str("/// Topic names from `schemas/topics.json`.\npub mod topics {\n");
-    for t in &topic_names {
-        let konst: String = t
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        writeln!(
-            code,
-            "    #[doc = {doc:?}]\n    pub const {konst}: &str = {t:?};",
-            doc = format!("`{t}`")
-        )
-        .map_err(|e| e.to_string())?;
-    }
-    code.push_str("    /// Every topic carrying events.\n    pub const ALL: &[&str] = &[\n");
-    for t in &topic_names {
-        writeln!(code, "        {t:?},").map_err(|e| e.to_string())?;
-    }
-    code.push_str("    ];\n}\n");
+    code.push_str(&topics::generate(&catalog)?);
     Ok(code)
 }
 
@@ -367,38 +344,6 @@ fn read_schema_files(dir: &Path) -> Result<Vec<SchemaFile>, String> {
         (da, &a.record, a.version).cmp(&(db, &b.record, b.version))
     });
     Ok(files)
-}
-
-/// Record name -> topic.
-fn read_topics(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    println!("cargo:rerun-if-changed={}", path.display());
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let json: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = BTreeMap::new();
-    for t in json
-        .get("topics")
-        .and_then(Value::as_array)
-        .ok_or("topics.json: no topics")?
-    {
-        let name = t
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or("topics.json: topic without name")?;
-        for ev in t
-            .get("event_types")
-            .and_then(Value::as_array)
-            .ok_or_else(|| format!("topics.json: {name} has no event_types"))?
-        {
-            let ev = ev
-                .as_str()
-                .ok_or("topics.json: event type is not a string")?;
-            if let Some(prev) = out.insert(ev.to_owned(), name.to_owned()) {
-                return Err(format!("topics.json: {ev} is on {prev} and {name}"));
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn full_name_of(schema: &Value, enclosing_ns: &str) -> Result<String, String> {

@@ -61,7 +61,7 @@ def registry_url(tmp_path):
         proc = subprocess.Popen(
             [
                 BINARY,
-                "--listen-addr", f"127.0.0.1:{port}",
+                "--http-addr", f"127.0.0.1:{port}",
                 "--admin-addr", f"127.0.0.1:{admin_port}",
                 "--schemas-topic", unique("schemas"),
                 "--kafka-brokers", BROKERS,

@@ -83,7 +83,7 @@ pub struct EdiEnv {
     pub registry: TestRegistry,
     /// `--topic-prefix`.
     pub prefix: String,
-    /// `--consumer-group`.
+    /// `--group-id`.
     pub group: String,
     /// `--data-dir`.
     pub data_dir: PathBuf,
@@ -166,7 +166,7 @@ impl EdiEnv {
             self.data_dir.display().to_string(),
             "--topic-prefix".into(),
             self.prefix.clone(),
-            "--consumer-group".into(),
+            "--group-id".into(),
             self.group.clone(),
             "--http-addr".into(),
             "127.0.0.1:0".into(),

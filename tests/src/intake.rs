@@ -393,7 +393,7 @@ impl IntakeEnv {
         use clap::Parser as _;
         let mut s = Settings::try_parse_from([
             "order-intake",
-            "--listen-addr",
+            "--http-addr",
             "127.0.0.1:0",
             "--admin-addr",
             "127.0.0.1:0",

@@ -45,7 +45,7 @@ impl TestRegistry {
     /// A registry on `topic` (which may already hold another instance's records).
     pub async fn start_on(env: &TestEnv, topic: &str) -> anyhow::Result<Self> {
         let settings = Settings {
-            listen_addr: "127.0.0.1:0".parse()?,
+            http_addr: "127.0.0.1:0".parse()?,
             schemas_topic: topic.to_owned(),
             kafka: env.settings.clone(),
             admin: dsync_telemetry::admin::AdminSettings {

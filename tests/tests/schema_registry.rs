@@ -349,7 +349,7 @@ async fn storage_failures_answer_50001_and_change_nothing() -> anyhow::Result<()
         .overrides
         .push(("message.max.bytes".into(), "1000".into()));
     let settings = Settings {
-        listen_addr: "127.0.0.1:0".parse()?,
+        http_addr: "127.0.0.1:0".parse()?,
         schemas_topic: env.unique("schemas"),
         kafka,
         admin: dsync_telemetry::admin::AdminSettings {
@@ -378,7 +378,7 @@ async fn storage_failures_answer_50001_and_change_nothing() -> anyhow::Result<()
 async fn writes_not_applied_in_time_answer_50002() -> anyhow::Result<()> {
     let env = TestEnv::new();
     let settings = Settings {
-        listen_addr: "127.0.0.1:0".parse()?,
+        http_addr: "127.0.0.1:0".parse()?,
         schemas_topic: env.unique("schemas"),
         kafka: env.settings.clone(),
         admin: dsync_telemetry::admin::AdminSettings {
@@ -1364,7 +1364,7 @@ async fn requests_wait_for_the_initial_load_and_readiness_follows_it() -> anyhow
     env.producer()?.send_all(&records).await?;
 
     let settings = Settings {
-        listen_addr: "127.0.0.1:0".parse()?,
+        http_addr: "127.0.0.1:0".parse()?,
         schemas_topic: topic.clone(),
         kafka: env.settings.clone(),
         admin: dsync_telemetry::admin::AdminSettings {

@@ -1,6 +1,9 @@
-//! The bus crate's single error type, and the failure classes handlers return.
+//! The bus crate's single error type, the failure classes, the [`Classify`] trait every
+//! crate's error type implements, and the [`HandlerError`] handlers return.
 
+use std::error::Error as StdError;
 use std::fmt;
+use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
@@ -45,6 +48,10 @@ pub enum BusError {
     /// A background task ended abnormally.
     #[error("internal: {0}")]
     Internal(String),
+    /// Describing a consumer group through its coordinator failed (the membership watchdog
+    /// tries again at its next check).
+    #[error("describing the consumer group: {0}")]
+    GroupProbe(String),
 }
 
 impl BusError {
@@ -118,56 +125,322 @@ impl fmt::Display for ErrorClass {
     }
 }
 
-/// A handler's failure: its class and a human-readable reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a failure must be treated: implemented by the error type of every crate whose errors
+/// can reach a [`Handler`](crate::Handler), so a handler just uses `?` and the class travels
+/// with the error into a [`HandlerError`].
+///
+/// The rule: a record that can never succeed is [`Poison`](ErrorClass::Poison) (dead-lettered,
+/// the partition goes on), an outage is [`Transient`](ErrorClass::Transient) (retried with
+/// backoff), a broken invariant or a misconfiguration is [`Fatal`](ErrorClass::Fatal) (the
+/// service stops; an operator must act).
+pub trait Classify {
+    /// What the bus must do about this failure.
+    fn class(&self) -> ErrorClass;
+
+    /// For a transient failure, how long to wait before retrying when the failure says so (a
+    /// server's `Retry-After`, the time until a lease expires); `None` lets the consumer's
+    /// backoff decide. The consumer waits at least its own backoff and at most its
+    /// `RetryPolicy::max`.
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+}
+
+impl Classify for BusError {
+    /// Transient when the broker may recover (timeouts, unavailable brokers or leaders, a full
+    /// queue); fatal otherwise (configuration, topics, an output the broker refuses).
+    fn class(&self) -> ErrorClass {
+        if self.is_transient() {
+            ErrorClass::Transient
+        } else {
+            ErrorClass::Fatal
+        }
+    }
+}
+
+/// The boxed source of a [`HandlerError`].
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A handler's failure: its class, an optional retry hint, and the error that caused it with its
+/// whole source chain.
+///
+/// `Display` shows the chain (`outer: cause: root cause`, a cause left out when the message
+/// above it already contains it): that is what the consumer logs and writes into the
+/// `dlq.error.message` header. [`source`](StdError::source) is the wrapped error itself, for
+/// callers that want to downcast it.
+///
+/// Any error implementing [`Classify`] converts with `?`; [`HandlerError::transient`],
+/// [`HandlerError::poison`] and [`HandlerError::fatal`] build one from a message, and
+/// [`HandlerError::new`] classifies an error explicitly.
+#[derive(Debug)]
 pub struct HandlerError {
-    /// What the bus must do about it.
-    pub class: ErrorClass,
-    /// Why; copied into logs and dead-letter headers.
-    pub message: String,
+    class: ErrorClass,
+    retry_after: Option<Duration>,
+    source: BoxError,
 }
 
 impl HandlerError {
+    /// `source` under an explicit class (the handler knows better than the error's own class).
+    pub fn new(class: ErrorClass, source: impl Into<BoxError>) -> Self {
+        Self {
+            class,
+            retry_after: None,
+            source: source.into(),
+        }
+    }
+
     /// A failure that may succeed when retried (a dependency is down, a timeout).
     pub fn transient(message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Transient,
-            message: message.into(),
-        }
+        Self::new(ErrorClass::Transient, Message(message.into()))
     }
 
     /// A record that can never be processed (undecodable, violates the contract).
     pub fn poison(message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Poison,
-            message: message.into(),
-        }
+        Self::new(ErrorClass::Poison, Message(message.into()))
     }
 
     /// A failure that must stop the service (corrupt state, misconfiguration).
     pub fn fatal(message: impl Into<String>) -> Self {
+        Self::new(ErrorClass::Fatal, Message(message.into()))
+    }
+
+    /// What the bus must do about it.
+    pub fn class(&self) -> ErrorClass {
+        self.class
+    }
+
+    /// The retry hint, if any (see [`Classify::retry_after`]).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The same failure with a retry hint.
+    #[must_use]
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// The same failure (same class and hint) described by `context` first: `context: chain`.
+    #[must_use]
+    pub fn context(self, context: impl Into<String>) -> Self {
         Self {
-            class: ErrorClass::Fatal,
-            message: message.into(),
+            class: self.class,
+            retry_after: self.retry_after,
+            source: Box::new(Context {
+                message: context.into(),
+                source: self.source,
+            }),
         }
+    }
+
+    /// The wrapped error, for downcasting (`err.inner().downcast_ref::<MyError>()`).
+    pub fn inner(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.source
     }
 }
 
 impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.class, self.message)
+        f.write_str(&chain(&*self.source))
     }
 }
 
-impl std::error::Error for HandlerError {}
+impl StdError for HandlerError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.source)
+    }
+}
 
-impl From<BusError> for HandlerError {
-    /// Output production failures: transient when the broker may recover, fatal otherwise.
-    fn from(e: BusError) -> Self {
-        if e.is_transient() {
-            HandlerError::transient(e.to_string())
-        } else {
-            HandlerError::fatal(e.to_string())
+impl<E> From<E> for HandlerError
+where
+    E: Classify + StdError + Send + Sync + 'static,
+{
+    /// The error's own class and retry hint, the error kept as the source.
+    fn from(e: E) -> Self {
+        Self {
+            class: e.class(),
+            retry_after: e.retry_after(),
+            source: Box::new(e),
+        }
+    }
+}
+
+/// `error: cause: root cause`; a cause whose text the message above it already contains (an
+/// error that prints its source in its own message) is not repeated.
+fn chain(error: &(dyn StdError + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = e.source();
+    }
+    out
+}
+
+/// A handler's own message (no underlying error).
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for Message {}
+
+/// What the handler was doing, over the error it got.
+#[derive(Debug)]
+struct Context {
+    message: String,
+    source: BoxError,
+}
+
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for Context {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer {0}")]
+    struct Outer(&'static str, #[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    enum Wrapping {
+        /// Prints its source itself (the common `{context}: {source}` shape).
+        #[error("writing x: {0}")]
+        Io(#[source] std::io::Error),
+        #[error("slow down")]
+        Throttled,
+    }
+
+    impl Classify for Wrapping {
+        fn class(&self) -> ErrorClass {
+            match self {
+                Wrapping::Io(_) => ErrorClass::Fatal,
+                Wrapping::Throttled => ErrorClass::Transient,
+            }
+        }
+        fn retry_after(&self) -> Option<Duration> {
+            matches!(self, Wrapping::Throttled).then_some(Duration::from_secs(3))
+        }
+    }
+
+    fn io(msg: &str) -> std::io::Error {
+        std::io::Error::other(msg.to_owned())
+    }
+
+    #[test]
+    fn display_is_the_chain_without_repeats() {
+        let h = HandlerError::new(ErrorClass::Poison, Outer("a", io("disk says no")));
+        assert_eq!(h.to_string(), "outer a: disk says no");
+        let h = HandlerError::from(Wrapping::Io(io("disk says no")));
+        assert_eq!(h.to_string(), "writing x: disk says no");
+        assert_eq!(h.class(), ErrorClass::Fatal);
+        let h = h.context("order O-1");
+        assert_eq!(h.to_string(), "order O-1: writing x: disk says no");
+        assert_eq!(h.class(), ErrorClass::Fatal, "context keeps the class");
+    }
+
+    #[test]
+    fn from_keeps_class_hint_and_source() {
+        fn handler() -> Result<(), HandlerError> {
+            Err(Wrapping::Throttled)?
+        }
+        let h = handler().expect_err("fails");
+        assert_eq!(h.class(), ErrorClass::Transient);
+        assert_eq!(h.retry_after(), Some(Duration::from_secs(3)));
+        assert!(matches!(
+            h.inner().downcast_ref::<Wrapping>(),
+            Some(Wrapping::Throttled)
+        ));
+        let src = StdError::source(&h).expect("source kept");
+        assert_eq!(src.to_string(), "slow down");
+    }
+
+    #[test]
+    fn message_constructors() {
+        for (h, class) in [
+            (HandlerError::transient("t"), ErrorClass::Transient),
+            (HandlerError::poison("p"), ErrorClass::Poison),
+            (HandlerError::fatal("f"), ErrorClass::Fatal),
+        ] {
+            assert_eq!(h.class(), class);
+            assert_eq!(h.retry_after(), None);
+            assert_eq!(h.to_string().len(), 1);
+        }
+        let h = HandlerError::transient("t").with_retry_after(Duration::from_millis(5));
+        assert_eq!(h.retry_after(), Some(Duration::from_millis(5)));
+    }
+
+    #[test]
+    fn bus_error_classes() {
+        use rdkafka::error::KafkaError;
+        let table: Vec<(BusError, ErrorClass)> = vec![
+            (BusError::Config("x".into()), ErrorClass::Fatal),
+            (BusError::Timeout("x".into()), ErrorClass::Transient),
+            (
+                BusError::kafka(
+                    "deliver",
+                    KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut),
+                ),
+                ErrorClass::Transient,
+            ),
+            (
+                BusError::kafka(
+                    "deliver",
+                    KafkaError::MessageProduction(RDKafkaErrorCode::AllBrokersDown),
+                ),
+                ErrorClass::Transient,
+            ),
+            (
+                BusError::kafka(
+                    "deliver",
+                    KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge),
+                ),
+                ErrorClass::Fatal,
+            ),
+            (
+                BusError::kafka("poll", KafkaError::Canceled),
+                ErrorClass::Transient,
+            ),
+            (
+                BusError::Topic {
+                    topic: "t".into(),
+                    reason: "missing".into(),
+                },
+                ErrorClass::Fatal,
+            ),
+            (
+                BusError::Fatal {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 1,
+                    message: "m".into(),
+                },
+                ErrorClass::Fatal,
+            ),
+            (BusError::Internal("x".into()), ErrorClass::Fatal),
+        ];
+        for (e, class) in table {
+            assert_eq!(e.class(), class, "{e}");
+            assert_eq!(HandlerError::from(e).class(), class);
         }
     }
 }

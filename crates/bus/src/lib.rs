@@ -11,7 +11,9 @@ pub mod admin;
 pub mod consumer;
 pub mod dlq;
 mod error;
+pub mod group_probe;
 pub mod headers;
+pub mod membership;
 pub mod metrics;
 pub mod producer;
 pub mod quirks;
@@ -24,7 +26,7 @@ pub use consumer::{
     ConsumerConfig, ConsumerLoop, Handler, HandlerResult, LocalDelivery, PoisonPolicy, RetryPolicy,
     StartFrom,
 };
-pub use error::{BusError, ErrorClass, HandlerError};
+pub use error::{BoxError, BusError, Classify, ErrorClass, HandlerError};
 pub use headers::EventHeaders;
 pub use metrics::BusMetrics;
 pub use producer::{Delivered, EventProducer};

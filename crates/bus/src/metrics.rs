@@ -26,6 +26,11 @@ pub const PRODUCE_ACK: &str = "dsync_bus_produce_ack_seconds";
 /// Records this process produced and handed straight to its own worker for the partition
 /// (`taken`), or left to the fetch (`fetched`: not next in line, or the partition is not ours).
 pub const LOCAL_DELIVERIES: &str = "dsync_bus_local_deliveries_total";
+/// Times a member left and rejoined its group because the group did not cover its partitions,
+/// by group and reason (see `membership::Problem::label`).
+pub const CONSUMER_REJOINS: &str = "dsync_bus_consumer_rejoins_total";
+/// Partitions this member owns, by group (as the membership watchdog last saw them).
+pub const PARTITIONS_OWNED: &str = "dsync_bus_consumer_partitions_owned";
 
 /// Handles to the standard metrics, registered once per registry.
 #[derive(Debug, Clone)]
@@ -40,6 +45,8 @@ pub struct BusMetrics {
     pub(crate) produce_errors: IntCounterVec,
     pub(crate) local_deliveries: IntCounterVec,
     pub(crate) produce_ack: HistogramVec,
+    pub(crate) rejoins: IntCounterVec,
+    pub(crate) partitions_owned: IntGaugeVec,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(
@@ -140,6 +147,22 @@ impl BusMetrics {
                     "Own records handed to the local worker (taken) or left to the fetch.",
                     &["topic", "result"],
                 )?,
+            )?,
+            rejoins: reg(
+                registry,
+                counter(
+                    CONSUMER_REJOINS,
+                    "Rejoins of a group that did not cover its partitions.",
+                    &["group", "reason"],
+                )?,
+            )?,
+            partitions_owned: reg(
+                registry,
+                IntGaugeVec::new(
+                    Opts::new(PARTITIONS_OWNED, "Partitions owned by this member."),
+                    &["group"],
+                )
+                .map_err(|e| BusError::Internal(e.to_string()))?,
             )?,
         })
     }

@@ -21,6 +21,22 @@
 //!    a partition at two fetches a second, so consumers use 10 ms; readers and probes 50 ms.
 //! 4. Partition-EOF events are reported through the global error callback as well; the
 //!    readers' [`QuietContext`] keeps them out of the ERROR log.
+//! 5. **A group can settle with partitions nobody owns, and nobody is told.** After `kill -9`
+//!    of a member and a new member's join within the session timeout, the dead member is still
+//!    the group's leader. When its session expires between the new member's JoinGroup and its
+//!    SyncGroup, the coordinator takes the follower's empty SyncGroup as the generation's
+//!    assignment: the only member owns nothing, its heartbeats succeed, and it stays so (seen
+//!    for more than 8 minutes). Likewise, a member expiring from a group of two moves the group
+//!    back to forming without a new generation, so the survivors keep their old share and the
+//!    dead member's partitions stay unowned. Reproduced with two plain confluent-kafka-python
+//!    consumers (no code of ours): the second, started 2 s after the first was killed, is
+//!    assigned `[]` and keeps it. Workaround: the membership watchdog
+//!    ([`crate::membership`]) describes the group through its coordinator every second and
+//!    leaves and rejoins when the group does not cover its partitions; readiness follows it.
+//! 6. **ListGroups answers no groups** with the in-memory engine, so librdkafka's
+//!    `rd_kafka_list_groups` (the only group description it offers) finds nothing; the
+//!    watchdog sends DescribeGroups itself ([`crate::group_probe`]). The description lists
+//!    member ids but no assignments; Apache Kafka reports both.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

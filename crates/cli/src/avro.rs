@@ -547,6 +547,66 @@ impl Model {
     }
 }
 
+impl Model {
+    /// The readable form of a value of the root record in the Avro JSON shape (what the
+    /// generated types serialize to), which [`Model::normalize_root`] reads back to the same
+    /// value: fields that are null left out, dates as `YYYY-MM-DD`, timestamps as RFC 3339.
+    pub fn readable_root(&self, v: Value) -> Value {
+        self.readable(&Ty::Record(self.root), v)
+    }
+
+    /// The readable form of `v` as a value of `ty` (see [`Model::readable_root`]); what does not
+    /// fit `ty` is left as it is.
+    pub fn readable(&self, ty: &Ty, v: Value) -> Value {
+        match (ty, v) {
+            (Ty::Date, Value::Number(n)) => match n
+                .as_i64()
+                .and_then(|d| i32::try_from(d).ok())
+                .and_then(dsync_events::serde_util::days_to_date)
+            {
+                Some(d) => Value::String(d.format("%Y-%m-%d").to_string()),
+                None => Value::Number(n),
+            },
+            (Ty::TimestampMillis, Value::Number(n)) => {
+                match n.as_i64().and_then(DateTime::<Utc>::from_timestamp_millis) {
+                    Some(t) => Value::String(format_timestamp(t)),
+                    None => Value::Number(n),
+                }
+            }
+            (Ty::Array(items), Value::Array(a)) => {
+                Value::Array(a.into_iter().map(|x| self.readable(items, x)).collect())
+            }
+            (Ty::Map(values), Value::Object(o)) => Value::Object(
+                o.into_iter()
+                    .map(|(k, x)| (k, self.readable(values, x)))
+                    .collect(),
+            ),
+            (Ty::Union(_), Value::Null) => Value::Null,
+            (Ty::Union(_), v) => self.readable(self.non_null(ty), v),
+            (Ty::Record(i), Value::Object(mut o)) => {
+                let mut out = Map::new();
+                for f in &self.records[*i].fields {
+                    if let Some(x) = o.remove(&f.name) {
+                        let x = self.readable(&f.ty, x);
+                        if !x.is_null() {
+                            out.insert(f.name.clone(), x);
+                        }
+                    }
+                }
+                out.extend(o);
+                Value::Object(out)
+            }
+            (_, v) => v,
+        }
+    }
+}
+
+/// RFC 3339 in UTC, with fractional seconds only when there are any
+/// (`2026-11-21T15:04:05Z`).
+pub fn format_timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
@@ -630,10 +690,48 @@ mod tests {
         let e = m.normalize_root(v).expect_err("invalid");
         assert_eq!(e.path, "lines[0].colour");
         assert!(e.message.contains("unknown field"));
-        let mut v = out;
+        let mut v = out.clone();
         v["channel"] = json!("FAX");
         let e = m.normalize_root(v).expect_err("invalid");
         assert_eq!(e.path, "channel");
         assert!(e.message.contains("HTTP, EDI"), "{}", e.message);
+
+        // The readable form leaves nulls out, writes dates and timestamps as text, and reads
+        // back to the same value.
+        let readable = m.readable_root(out.clone());
+        assert_eq!(readable["metadata"]["occurred_at"], "2026-03-01T08:00:00Z");
+        assert_eq!(readable["requested_ship_date"], "2026-03-05");
+        assert_eq!(readable["ship_to"], json!({"ship_to_id": "ST1"}));
+        assert!(readable["metadata"].get("causation_id").is_none());
+        assert!(readable["lines"][0].get("submitted_unit_price").is_none());
+        assert_eq!(m.normalize_root(readable).expect("reads back"), out);
+    }
+
+    #[test]
+    fn the_readable_form_of_a_generated_event_reads_back_to_it() {
+        let m = model();
+        let event = dsync_events::OrderSubmitted {
+            order_id: "o".into(),
+            partner_po: Some(dsync_events::PartnerPoReference {
+                partner_id: "ACME".into(),
+                po_number: "4500012345".into(),
+                po_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 20),
+                ..Default::default()
+            }),
+            lines: vec![dsync_events::SubmittedOrderLine {
+                line_number: 1,
+                gtin: Some("10061234100013".into()),
+                quantity: 0.5,
+                unit: "CS".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let avro = serde_json::to_value(&event).expect("serializes");
+        let readable = m.readable_root(avro.clone());
+        assert_eq!(readable["partner_po"]["po_date"], "2026-11-20");
+        assert_eq!(readable["metadata"]["occurred_at"], "1970-01-01T00:00:00Z");
+        assert!(readable["partner_po"].get("release_number").is_none());
+        assert_eq!(m.normalize_root(readable).expect("reads back"), avro);
     }
 }

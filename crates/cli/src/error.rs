@@ -59,6 +59,9 @@ pub enum CliError {
         #[source]
         source: csv::Error,
     },
+    /// The sample catalogue embedded in this build does not parse.
+    #[error("crates/cli/data/sample-catalog.json: {0}")]
+    SampleCatalog(String),
     /// JSON could not be written.
     #[error("writing JSON: {0}")]
     Json(#[from] serde_json::Error),

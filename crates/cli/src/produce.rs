@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use crate::avro::{FieldError, Model};
-use crate::catalog::{self, TopicInfo, TypeInfo};
+use crate::catalog::{self, TopicDef, TypeInfo};
 use crate::csv_input::CsvMapping;
 use crate::CliError;
 
@@ -479,7 +479,7 @@ fn read_csv<R: BufRead>(
 /// The state of one run.
 struct Run<'a> {
     args: &'a ProduceArgs,
-    topic_info: Option<&'static TopicInfo>,
+    topic_info: Option<&'static TopicDef>,
     /// `--event-type`.
     forced: Option<TypeInfo>,
     /// The topic's own type.
@@ -507,7 +507,7 @@ impl<'a> Run<'a> {
             .map(catalog::event_type)
             .transpose()?;
         if let (Some(t), Some(info)) = (forced, topic_info) {
-            if !info.event_types.iter().any(|e| e == t.record) {
+            if !info.carries(t.record) {
                 return Err(CliError::Usage(format!(
                     "topic {} carries {}, not {}",
                     info.name,
@@ -517,14 +517,14 @@ impl<'a> Run<'a> {
             }
         }
         let topic_default = topic_info
-            .and_then(TopicInfo::default_event_type)
+            .and_then(catalog::default_event_type)
             .map(catalog::event_type)
             .transpose()?;
         let (codec, producer) = if args.dry_run {
             (None, None)
         } else {
             match topic_info {
-                Some(info) => dsync_bus::ensure_topics(kafka, &[info.spec()]).await?,
+                Some(info) => dsync_bus::ensure_topics(kafka, &[info.spec("")]).await?,
                 None => {
                     let existing =
                         dsync_bus::admin::topic_partitions(kafka, Some(&args.topic)).await?;
@@ -613,7 +613,7 @@ impl<'a> Run<'a> {
                     LineError::new(line, Some("metadata.event_type"), e.to_string())
                 })?;
                 if let Some(info) = self.topic_info {
-                    if !info.event_types.iter().any(|e| e == t.record) {
+                    if !info.carries(t.record) {
                         return Err(LineError::new(
                             line,
                             Some("metadata.event_type"),
@@ -709,7 +709,7 @@ impl<'a> Run<'a> {
             None => self
                 .topic_info
                 .or_else(|| catalog::topic(ty.topic))
-                .map(|t| t.key.format.clone())
+                .map(|t| t.key_format.to_owned())
                 .ok_or_else(|| {
                     FieldError::new("", "no key format for this topic: pass --key-field")
                 })?,

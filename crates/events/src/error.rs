@@ -1,10 +1,10 @@
 //! The crate's error type and how the bus classifies it.
 
-use dsync_bus::{ErrorClass, HandlerError};
+use dsync_bus::{Classify, ErrorClass};
 
 /// Everything that can go wrong encoding, decoding or talking to the registry.
 ///
-/// For a consumer: [`class`](EventsError::class) says what the bus must do. Bad bytes, an
+/// For a consumer: [`Classify::class`] says what the bus must do. Bad bytes, an
 /// unknown schema id and a schema mismatch are poison (the record can never be decoded); an
 /// unreachable or failing registry is transient (retry); a configuration problem is fatal.
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +71,10 @@ pub enum EventsError {
     Config(String),
 }
 
-impl EventsError {
-    /// How a consumer must treat the failure.
-    pub fn class(&self) -> ErrorClass {
+impl Classify for EventsError {
+    /// Poison for bad bytes, unknown schema ids and mismatches; transient when the registry is
+    /// unreachable or failing; fatal for configuration problems and encode failures.
+    fn class(&self) -> ErrorClass {
         match self {
             EventsError::WrongMagicByte(_)
             | EventsError::Truncated(_)
@@ -88,7 +89,9 @@ impl EventsError {
             | EventsError::Config(_) => ErrorClass::Fatal,
         }
     }
+}
 
+impl EventsError {
     /// Whether the payload itself is bad (poison), as opposed to the registry or configuration.
     pub fn is_poison(&self) -> bool {
         self.class() == ErrorClass::Poison
@@ -105,22 +108,10 @@ impl EventsError {
     }
 }
 
-impl From<EventsError> for HandlerError {
-    /// Poison for bad bytes, unknown schema ids and mismatches; transient when the registry is
-    /// unreachable or failing; fatal for configuration problems and encode failures.
-    fn from(e: EventsError) -> Self {
-        let message = e.to_string();
-        match e.class() {
-            ErrorClass::Poison => HandlerError::poison(message),
-            ErrorClass::Transient => HandlerError::transient(message),
-            ErrorClass::Fatal => HandlerError::fatal(message),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dsync_bus::HandlerError;
 
     #[test]
     fn classes() {
@@ -134,10 +125,10 @@ mod tests {
         ];
         for e in poison {
             let h = HandlerError::from(e);
-            assert_eq!(h.class, ErrorClass::Poison, "{h}");
+            assert_eq!(h.class(), ErrorClass::Poison, "{h}");
         }
         let h = HandlerError::from(EventsError::Registry("connection refused".into()));
-        assert_eq!(h.class, ErrorClass::Transient);
+        assert_eq!(h.class(), ErrorClass::Transient);
         for e in [
             EventsError::Config("x".into()),
             EventsError::Encode("x".into()),
@@ -151,7 +142,7 @@ mod tests {
                 message: "incompatible".into(),
             },
         ] {
-            assert_eq!(HandlerError::from(e).class, ErrorClass::Fatal);
+            assert_eq!(HandlerError::from(e).class(), ErrorClass::Fatal);
         }
     }
 

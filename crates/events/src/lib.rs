@@ -12,8 +12,13 @@
 //!   writer's record name).
 //! * [`SchemaRegistryClient`]: Confluent-compatible REST client with caches, basic auth and
 //!   timeouts; [`RegistrySettings`] are its flags.
-//! * [`EventsError`]: typed failures, classified for the bus by `From<EventsError> for
-//!   dsync_bus::HandlerError` (bad bytes are poison, an unreachable registry is transient).
+//! * [`topics`]: the topic catalog of `schemas/topics.json`, generated: a name constant per
+//!   topic (`topics::ORDERS_EVENTS`) and its [`topics::TopicDef`] (`topics::defs::ORDERS_EVENTS`:
+//!   partitions, cleanup policy, key format, event types, dead-letter and parked-keys topics),
+//!   which gives the [`dsync_bus::TopicSpec`] a service creates the topic from, behind its prefix.
+//! * [`EventsError`]: typed failures, classified for the bus by its `dsync_bus::Classify`
+//!   impl, so a handler's `?` makes a `HandlerError` of it (bad bytes are poison, an
+//!   unreachable registry is transient).
 //!
 //! Codec: generated straight-line Avro binary code ([`datum::AvroDatum`]) on the hot path (the
 //! writer schema is the reader's), Avro schema resolution through `apache-avro` when they
@@ -25,6 +30,7 @@ mod error;
 pub mod event;
 mod registry;
 pub mod serde_util;
+mod topic_def;
 mod types;
 pub mod wire;
 

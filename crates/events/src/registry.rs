@@ -52,13 +52,14 @@ pub struct RegistrySettings {
     )]
     pub auto_register: bool,
 
-    /// Timeout of one registry request, in milliseconds (connecting included).
+    /// Timeout of one registry request, connecting included (e.g. `10s`, `500ms`).
     #[arg(
-        long = "schema-registry-timeout-ms",
-        env = "SCHEMA_REGISTRY_TIMEOUT_MS",
-        default_value_t = 10_000
+        long = "schema-registry-timeout",
+        env = "SCHEMA_REGISTRY_TIMEOUT",
+        default_value = "10s",
+        value_parser = dsync_bus::parse_duration
     )]
-    pub timeout_ms: u64,
+    pub timeout: Duration,
 }
 
 impl Default for RegistrySettings {
@@ -67,7 +68,7 @@ impl Default for RegistrySettings {
             url: "http://127.0.0.1:8081".into(),
             basic_auth: None,
             auto_register: true,
-            timeout_ms: 10_000,
+            timeout: Duration::from_secs(10),
         }
     }
 }
@@ -78,7 +79,7 @@ impl fmt::Debug for RegistrySettings {
             .field("url", &redact_url(&self.url))
             .field("basic_auth", &self.basic_auth)
             .field("auto_register", &self.auto_register)
-            .field("timeout_ms", &self.timeout_ms)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -376,12 +377,12 @@ impl SchemaRegistryClient {
             let _ = base.set_username("");
             let _ = base.set_password(None);
         }
-        if settings.timeout_ms == 0 {
+        if settings.timeout.is_zero() {
             return Err(EventsError::Config(
-                "--schema-registry-timeout-ms must be positive".into(),
+                "--schema-registry-timeout (SCHEMA_REGISTRY_TIMEOUT) must be positive".into(),
             ));
         }
-        let timeout = Duration::from_millis(settings.timeout_ms);
+        let timeout = settings.timeout;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)

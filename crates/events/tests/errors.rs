@@ -42,7 +42,7 @@ fn decode(payload: &[u8]) -> EventsError {
 fn assert_poison(e: EventsError) {
     assert!(e.is_poison(), "{e}");
     let h = HandlerError::from(e);
-    assert_eq!(h.class, ErrorClass::Poison, "{h}");
+    assert_eq!(h.class(), ErrorClass::Poison, "{h}");
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn registry_unreachable_is_transient() {
     // Nothing listens on port 1 of the loopback address.
     let settings = RegistrySettings {
         url: "http://127.0.0.1:1".into(),
-        timeout_ms: 2_000,
+        timeout: std::time::Duration::from_secs(2),
         ..Default::default()
     };
     let codec = EventCodec::from_settings(&settings).expect("codec");
@@ -188,7 +188,7 @@ fn registry_unreachable_is_transient() {
         .block_on(codec.decode::<OrderAccepted>(&[0, 0, 0, 0, 42, 0]))
         .expect_err("unreachable");
     assert!(matches!(e, EventsError::Registry(_)), "{e}");
-    assert_eq!(HandlerError::from(e).class, ErrorClass::Transient);
+    assert_eq!(HandlerError::from(e).class(), ErrorClass::Transient);
     let e = rt
         .block_on(codec.encode("orders.events", &common::order_accepted(1)))
         .expect_err("unreachable");

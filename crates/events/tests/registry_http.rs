@@ -179,7 +179,7 @@ async fn start() -> (String, Shared) {
 fn settings(url: &str) -> RegistrySettings {
     RegistrySettings {
         url: url.to_owned(),
-        timeout_ms: 2_000,
+        timeout: Duration::from_secs(2),
         ..Default::default()
     }
 }
@@ -247,7 +247,7 @@ async fn lookup_only_when_auto_register_is_off() {
         matches!(e, EventsError::NotRegistered { ref subject } if subject == SUBJECT),
         "{e}"
     );
-    assert_eq!(HandlerError::from(e).class, ErrorClass::Fatal);
+    assert_eq!(HandlerError::from(e).class(), ErrorClass::Fatal);
 
     // Registered by the deploy gate (another client), then looked up once.
     let admin = EventCodec::from_settings(&settings(&url)).expect("codec");
@@ -278,7 +278,7 @@ async fn unknown_schema_id_is_poison() {
         .await
         .expect_err("unknown");
     assert!(matches!(e, EventsError::UnknownSchemaId(77)), "{e}");
-    assert_eq!(HandlerError::from(e).class, ErrorClass::Poison);
+    assert_eq!(HandlerError::from(e).class(), ErrorClass::Poison);
     let e = codec
         .decode_any(&[0, 0, 0, 1, 0, 0])
         .await
@@ -317,7 +317,7 @@ async fn basic_auth_is_sent_and_a_refusal_is_fatal() {
         matches!(e, EventsError::RegistryRejected { status: 401, .. }),
         "{e}"
     );
-    assert_eq!(HandlerError::from(e).class, ErrorClass::Fatal);
+    assert_eq!(HandlerError::from(e).class(), ErrorClass::Fatal);
     let auth = state.lock().expect("lock").auth_headers.clone();
     assert_eq!(
         auth,
@@ -342,7 +342,7 @@ async fn registry_failures_are_transient() {
         matches!(e, EventsError::Registry(ref m) if m.contains("503")),
         "{e}"
     );
-    assert_eq!(HandlerError::from(e).class, ErrorClass::Transient);
+    assert_eq!(HandlerError::from(e).class(), ErrorClass::Transient);
     let e = codec
         .encode(TOPIC, &common::order_accepted(1))
         .await
@@ -371,7 +371,7 @@ async fn registry_failures_are_transient() {
 async fn timeouts_are_transient() {
     let (url, _state) = start().await;
     let mut s = settings(&url);
-    s.timeout_ms = 200;
+    s.timeout = Duration::from_millis(200);
     let codec = EventCodec::from_settings(&s).expect("codec");
     let started = std::time::Instant::now();
     let e = codec

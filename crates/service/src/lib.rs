@@ -14,7 +14,7 @@ pub mod http;
 
 use std::net::SocketAddr;
 
-use dsync_bus::{BusError, BusMetrics, EventProducer, KafkaSettings};
+use dsync_bus::{BusError, BusMetrics, Classify, ErrorClass, EventProducer, KafkaSettings};
 use dsync_events::{EventCodec, EventsError, RegistrySettings};
 use dsync_telemetry::admin::{AdminServer, AdminSettings, Readiness};
 use dsync_telemetry::{TelemetryError, TelemetrySettings};
@@ -50,6 +50,17 @@ pub enum ServiceError {
     /// Admin server.
     #[error(transparent)]
     Telemetry(#[from] TelemetryError),
+}
+
+impl Classify for ServiceError {
+    /// The class of the Kafka or registry failure; the admin server's failures are fatal.
+    fn class(&self) -> ErrorClass {
+        match self {
+            ServiceError::Bus(e) => e.class(),
+            ServiceError::Events(e) => e.class(),
+            ServiceError::Telemetry(_) => ErrorClass::Fatal,
+        }
+    }
 }
 
 /// The shared machinery of one running service.
@@ -112,6 +123,44 @@ impl Runtime {
         match self.admin_task.await {
             Ok(r) => Ok(r?),
             Err(e) => Err(ServiceError::Bus(BusError::Internal(e.to_string()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        let table = [
+            (
+                ServiceError::Bus(BusError::Timeout("x".into())),
+                ErrorClass::Transient,
+            ),
+            (
+                ServiceError::Bus(BusError::Config("x".into())),
+                ErrorClass::Fatal,
+            ),
+            (
+                ServiceError::Events(EventsError::Registry("down".into())),
+                ErrorClass::Transient,
+            ),
+            (
+                ServiceError::Events(EventsError::Decode("x".into())),
+                ErrorClass::Poison,
+            ),
+            (
+                ServiceError::Events(EventsError::Config("x".into())),
+                ErrorClass::Fatal,
+            ),
+            (
+                ServiceError::Telemetry(TelemetryError::Serve(std::io::Error::other("closed"))),
+                ErrorClass::Fatal,
+            ),
+        ];
+        for (e, class) in table {
+            assert_eq!(e.class(), class, "{e}");
         }
     }
 }

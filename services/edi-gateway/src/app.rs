@@ -102,7 +102,7 @@ impl App {
             metrics,
         )?);
         gateway
-            .load_state(&settings.common.kafka, settings.state_load_timeout)
+            .load_state(&settings.common.kafka, settings.load_timeout)
             .await?;
         gateway.recover().await?;
         let addr = settings.http_addr;
@@ -201,11 +201,8 @@ impl App {
 
         let consumer = ConsumerLoop::new(
             s.common.kafka.clone(),
-            ConsumerConfig::new(
-                &s.consumer_group,
-                &[self.gateway.topics().order_events.as_str()],
-            )
-            .poison_policy(PoisonPolicy::Skip),
+            ConsumerConfig::new(&s.group_id, &[self.gateway.topics().order_events.as_str()])
+                .poison_policy(PoisonPolicy::Skip),
             Arc::new(OrderEvents(Arc::clone(&self.gateway))),
             self.runtime.producer.clone(),
             self.runtime.bus_metrics.clone(),
@@ -220,11 +217,7 @@ impl App {
         if !s.upload_api_keys.is_empty() {
             warn!("--upload-api-key (EDI_UPLOAD_API_KEYS) is deprecated: use --api-keys (API_KEYS) or --bearer-tokens (BEARER_TOKENS)");
         }
-        let router = http::router(
-            Arc::clone(&self.gateway),
-            s.upload_auth(),
-            s.max_upload_bytes,
-        );
+        let router = http::router(Arc::clone(&self.gateway), s.upload_auth(), s.max_body_bytes);
         let listener = tokio::net::TcpListener::from_std(self.listener).map_err(|source| {
             GatewayError::Http {
                 addr: self.http_addr.to_string(),

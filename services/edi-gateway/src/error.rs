@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use dsync_bus::BusError;
+use dsync_bus::{BusError, Classify, ErrorClass};
 use dsync_events::EventsError;
 use dsync_service::ServiceError;
 use dsync_x12::X12Error;
@@ -93,24 +93,168 @@ impl GatewayError {
             source,
         }
     }
+}
 
-    /// Whether retrying later may succeed (broker or registry unavailable, disk hiccup).
-    pub fn is_transient(&self) -> bool {
+impl Classify for GatewayError {
+    /// Kafka and the registry by their own classes. An X12 document that cannot be rendered
+    /// from the input and an unknown partner are poison (the same input fails the same way
+    /// every time). A file system error is transient only when waiting can fix it (interrupted,
+    /// timed out, busy, disk or quota full, a network file system unreachable); a missing
+    /// directory, a permission, a read-only or corrupt file system need an operator: fatal, like
+    /// invalid profiles or settings, a corrupt journal, exhausted control numbers and broken
+    /// internals.
+    fn class(&self) -> ErrorClass {
         match self {
-            GatewayError::Bus(e) => e.is_transient(),
-            GatewayError::Events(e) => e.is_transient(),
-            GatewayError::Io { .. } => true,
-            _ => false,
+            GatewayError::Bus(e) => e.class(),
+            GatewayError::Events(e) => e.class(),
+            GatewayError::Service(e) => e.class(),
+            GatewayError::Io { source, .. } => io_class(source),
+            GatewayError::X12(_) | GatewayError::UnknownPartner(_) => ErrorClass::Poison,
+            GatewayError::Profile { .. }
+            | GatewayError::Profiles(_)
+            | GatewayError::Config(_)
+            | GatewayError::Journal { .. }
+            | GatewayError::ControlNumbersExhausted { .. }
+            | GatewayError::Metrics(_)
+            | GatewayError::Http { .. }
+            | GatewayError::Internal(_) => ErrorClass::Fatal,
         }
     }
 }
 
-impl From<GatewayError> for dsync_bus::HandlerError {
-    fn from(e: GatewayError) -> Self {
-        if e.is_transient() {
-            dsync_bus::HandlerError::transient(e.to_string())
-        } else {
-            dsync_bus::HandlerError::fatal(e.to_string())
+/// Transient for the I/O failures that go away by themselves.
+fn io_class(e: &std::io::Error) -> ErrorClass {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::Interrupted
+        | K::WouldBlock
+        | K::TimedOut
+        | K::ResourceBusy
+        | K::StorageFull
+        | K::QuotaExceeded
+        | K::StaleNetworkFileHandle
+        | K::ConnectionRefused
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::NotConnected
+        | K::BrokenPipe
+        | K::NetworkDown
+        | K::NetworkUnreachable
+        | K::HostUnreachable => ErrorClass::Transient,
+        _ => ErrorClass::Fatal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dsync_bus::HandlerError;
+    use std::io::{Error as IoError, ErrorKind};
+
+    fn io(kind: ErrorKind) -> GatewayError {
+        GatewayError::io("writing outbox/855.x12", IoError::from(kind))
+    }
+
+    #[test]
+    fn classes() {
+        let table = [
+            (
+                GatewayError::Profile {
+                    file: "p.toml".into(),
+                    field: "id".into(),
+                    message: "x".into(),
+                },
+                ErrorClass::Fatal,
+            ),
+            (GatewayError::Profiles("none".into()), ErrorClass::Fatal),
+            (GatewayError::Config("x".into()), ErrorClass::Fatal),
+            (io(ErrorKind::Interrupted), ErrorClass::Transient),
+            (io(ErrorKind::TimedOut), ErrorClass::Transient),
+            (io(ErrorKind::StorageFull), ErrorClass::Transient),
+            (io(ErrorKind::QuotaExceeded), ErrorClass::Transient),
+            (io(ErrorKind::ResourceBusy), ErrorClass::Transient),
+            (io(ErrorKind::StaleNetworkFileHandle), ErrorClass::Transient),
+            (io(ErrorKind::PermissionDenied), ErrorClass::Fatal),
+            (io(ErrorKind::NotFound), ErrorClass::Fatal),
+            (io(ErrorKind::ReadOnlyFilesystem), ErrorClass::Fatal),
+            (io(ErrorKind::InvalidData), ErrorClass::Fatal),
+            (io(ErrorKind::Other), ErrorClass::Fatal),
+            (
+                GatewayError::Journal {
+                    path: "j/1.json".into(),
+                    message: "x".into(),
+                },
+                ErrorClass::Fatal,
+            ),
+            (
+                GatewayError::ControlNumbersExhausted {
+                    partner: "acme".into(),
+                    which: "ISA13",
+                },
+                ErrorClass::Fatal,
+            ),
+            (
+                GatewayError::X12(X12Error::Render {
+                    segment: "N1".into(),
+                    position: 2,
+                    detail: "contains the element separator".into(),
+                }),
+                ErrorClass::Poison,
+            ),
+            (
+                GatewayError::X12(X12Error::InvalidInput("3 line acks for 2 lines".into())),
+                ErrorClass::Poison,
+            ),
+            (
+                GatewayError::UnknownPartner("nobody".into()),
+                ErrorClass::Poison,
+            ),
+            (
+                GatewayError::Bus(BusError::Timeout("x".into())),
+                ErrorClass::Transient,
+            ),
+            (
+                GatewayError::Bus(BusError::Config("x".into())),
+                ErrorClass::Fatal,
+            ),
+            (
+                GatewayError::Events(EventsError::Registry("down".into())),
+                ErrorClass::Transient,
+            ),
+            (
+                GatewayError::Events(EventsError::Truncated("3 bytes".into())),
+                ErrorClass::Poison,
+            ),
+            (
+                GatewayError::Events(EventsError::Encode("x".into())),
+                ErrorClass::Fatal,
+            ),
+            (
+                GatewayError::Metrics(prometheus::Error::Msg("x".into())),
+                ErrorClass::Fatal,
+            ),
+            (
+                GatewayError::Http {
+                    addr: "127.0.0.1:1".into(),
+                    source: IoError::other("x"),
+                },
+                ErrorClass::Fatal,
+            ),
+            (GatewayError::Internal("x".into()), ErrorClass::Fatal),
+        ];
+        for (e, class) in table {
+            assert_eq!(e.class(), class, "{e}");
+            assert_eq!(HandlerError::from(e).class(), class);
         }
+    }
+
+    #[test]
+    fn the_chain_reaches_the_dead_letter_reason() {
+        let h = HandlerError::from(io(ErrorKind::PermissionDenied));
+        assert_eq!(
+            h.to_string(),
+            "writing outbox/855.x12: permission denied",
+            "the I/O cause is kept"
+        );
     }
 }

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use dsync_bus::{EventProducer, HandlerError, HandlerResult, InboundRecord, OutboundRecord};
+use dsync_bus::{
+    ErrorClass, EventProducer, HandlerError, HandlerResult, InboundRecord, OutboundRecord,
+};
 use dsync_events::{AggregateType, AnyEvent, EventCodec, ExceptionKind, Severity};
 use serde::Serialize;
 use tokio::sync::Mutex as AsyncMutex;
@@ -691,10 +693,7 @@ impl Gateway {
                 order_id,
                 GatewayEvent::BusinessException(spec.raised()),
             );
-            return Ok(vec![self
-                .outbound(&rec)
-                .await
-                .map_err(HandlerError::from)?]);
+            return Ok(vec![self.outbound(&rec).await?]);
         };
         let plan = {
             let mut st = state.lock().await;
@@ -705,8 +704,12 @@ impl Gateway {
                 archive: &self.archive,
                 now: Utc::now(),
             };
+            // Whatever failed (an X12 value that cannot be written, exhausted control
+            // numbers), the outcome is dead-lettered so it can be re-driven once fixed, and the
+            // partner's other orders go on.
             let Some(p855) = orders_events::plan_855(&ctx, &st, outcome, &po).map_err(|e| {
-                HandlerError::poison(format!("cannot build the 855 of order {order_id}: {e}"))
+                HandlerError::new(ErrorClass::Poison, e)
+                    .context(format!("cannot build the 855 of order {order_id}"))
             })?
             else {
                 return Ok(Vec::new());
@@ -733,8 +736,7 @@ impl Gateway {
                 files::write_atomic(&file.archive_path, &file.bytes)?;
                 journal.write_plan(&p2)
             })
-            .await
-            .map_err(HandlerError::from)?;
+            .await?;
             apply_records(&mut st, &plan.records);
             let isa13 = plan
                 .records
@@ -751,7 +753,7 @@ impl Gateway {
         };
         self.record_metrics(profile, &plan);
         self.add_pending(plan.clone());
-        self.execute(&plan).await.map_err(HandlerError::from)?;
+        self.execute(&plan).await?;
         Ok(Vec::new())
     }
 

@@ -11,7 +11,7 @@
 //! their status and order ids, acknowledgement file) once everything is published and
 //! delivered; `202` with the same body when the outcome is journaled but publishing waits for
 //! the broker; `401` without a valid key; `403` with a key of another partner; `404` for an
-//! unknown partner; `400` for an empty body; `413` above `--max-upload-bytes` (at once when
+//! unknown partner; `400` for an empty body; `413` above `--max-body-bytes` (at once when
 //! `Content-Length` announces more); `500` when the file could not be archived. Errors have
 //! the shared JSON shape (`{"error": "<code>", "message": "..."}`).
 
@@ -38,9 +38,9 @@ struct Api {
 }
 
 /// The upload router; `auth` holds the credentials allowed for every partner.
-pub fn router(gateway: Arc<Gateway>, auth: Authenticator, max_upload_bytes: usize) -> Router {
+pub fn router(gateway: Arc<Gateway>, auth: Authenticator, max_body_bytes: usize) -> Router {
     let routes = Router::new().route("/partners/{partner}/interchanges", post(upload));
-    limit_body(json_fallbacks(routes), max_upload_bytes)
+    limit_body(json_fallbacks(routes), max_body_bytes)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&gateway),
             count_too_large,

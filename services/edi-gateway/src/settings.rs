@@ -52,7 +52,7 @@ pub struct Settings {
     /// file and field named.
     #[arg(
         long = "profiles-dir",
-        env = "EDI_PROFILES_DIR",
+        env = "PROFILES_DIR",
         default_value = "partners"
     )]
     pub profiles_dir: PathBuf,
@@ -62,7 +62,7 @@ pub struct Settings {
     /// inbox/outbox folders of partners whose profile names none (`partners/<id>/...`).
     #[arg(
         long = "data-dir",
-        env = "EDI_DATA_DIR",
+        env = "DATA_DIR",
         default_value = "/var/lib/distsync/edi-gateway"
     )]
     pub data_dir: PathBuf,
@@ -74,21 +74,22 @@ pub struct Settings {
 
     /// Consumer group reading `orders.events` (order outcomes that drive 855s).
     #[arg(
-        long = "consumer-group",
-        env = "EDI_CONSUMER_GROUP",
+        long = "group-id",
+        env = "GROUP_ID",
+        alias = "consumer-group",
         default_value = "edi-gateway"
     )]
-    pub consumer_group: String,
+    pub group_id: String,
 
     /// Which interchanges become orders: `production` (ISA15 = P) or `test` (ISA15 = T).
-    #[arg(long = "usage-mode", env = "EDI_USAGE_MODE", value_enum, default_value_t = UsageMode::Production)]
+    #[arg(long = "usage-mode", env = "USAGE_MODE", value_enum, default_value_t = UsageMode::Production)]
     pub usage_mode: UsageMode,
 
     /// Listen address of the upload endpoint (`POST /partners/{id}/interchanges`); port 0
     /// picks a free port.
     #[arg(
         long = "http-addr",
-        env = "EDI_HTTP_ADDR",
+        env = "HTTP_ADDR",
         default_value = "127.0.0.1:8085"
     )]
     pub http_addr: SocketAddr,
@@ -111,27 +112,27 @@ pub struct Settings {
     )]
     pub upload_api_keys: Vec<Secret>,
 
-    /// Largest accepted upload, in bytes.
-    #[arg(long = "max-upload-bytes", env = "EDI_MAX_UPLOAD_BYTES", default_value_t = 32 * 1024 * 1024)]
-    pub max_upload_bytes: usize,
+    /// Largest accepted upload (request body), in bytes (413 above).
+    #[arg(long = "max-body-bytes", env = "MAX_BODY_BYTES", alias = "max-upload-bytes", default_value_t = 32 * 1024 * 1024)]
+    pub max_body_bytes: usize,
 
     /// How often inbox folders are scanned (e.g. `1s`, `250ms`). A file is taken once its size
     /// and modification time are unchanged over one interval.
-    #[arg(long = "inbox-poll-interval", env = "EDI_INBOX_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long = "inbox-poll-interval", env = "INBOX_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub inbox_poll_interval: Duration,
 
     /// How often sent documents are checked for an overdue 997.
-    #[arg(long = "overdue-sweep-interval", env = "EDI_OVERDUE_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long = "overdue-sweep-interval", env = "OVERDUE_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub overdue_sweep_interval: Duration,
 
     /// How often work left in the journal (after a broker outage) is retried.
-    #[arg(long = "journal-retry-interval", env = "EDI_JOURNAL_RETRY_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long = "journal-retry-interval", env = "JOURNAL_RETRY_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub journal_retry_interval: Duration,
 
     /// Time allowed to read `edi.documents` at start-up (rebuilding duplicate windows, control
     /// numbers and sent documents).
-    #[arg(long = "state-load-timeout", env = "EDI_STATE_LOAD_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
-    pub state_load_timeout: Duration,
+    #[arg(long = "load-timeout", env = "LOAD_TIMEOUT", alias = "state-load-timeout", default_value = "120s", value_parser = parse_duration)]
+    pub load_timeout: Duration,
 
     /// Common flags: Kafka, schema registry, telemetry, admin server.
     #[command(flatten)]
@@ -143,22 +144,22 @@ impl Settings {
     pub fn validate(&self) -> Result<(), GatewayError> {
         if self.inbox_poll_interval.is_zero() {
             return Err(GatewayError::Config(
-                "--inbox-poll-interval (EDI_INBOX_POLL_INTERVAL) must be positive".into(),
+                "--inbox-poll-interval (INBOX_POLL_INTERVAL) must be positive".into(),
             ));
         }
         if self.overdue_sweep_interval.is_zero() {
             return Err(GatewayError::Config(
-                "--overdue-sweep-interval (EDI_OVERDUE_SWEEP_INTERVAL) must be positive".into(),
+                "--overdue-sweep-interval (OVERDUE_SWEEP_INTERVAL) must be positive".into(),
             ));
         }
         if self.journal_retry_interval.is_zero() {
             return Err(GatewayError::Config(
-                "--journal-retry-interval (EDI_JOURNAL_RETRY_INTERVAL) must be positive".into(),
+                "--journal-retry-interval (JOURNAL_RETRY_INTERVAL) must be positive".into(),
             ));
         }
-        if self.consumer_group.trim().is_empty() {
+        if self.group_id.trim().is_empty() {
             return Err(GatewayError::Config(
-                "--consumer-group (EDI_CONSUMER_GROUP) is empty".into(),
+                "--group-id (GROUP_ID) is empty".into(),
             ));
         }
         if self
@@ -245,6 +246,8 @@ mod tests {
         assert_eq!(s.inbox_poll_interval, Duration::from_millis(100));
         assert_eq!(s.upload_api_keys.len(), 2);
         assert_eq!(s.usage_mode, UsageMode::Production);
+        assert_eq!(s.group_id, "edi-gateway");
+        assert_eq!(s.load_timeout, Duration::from_secs(120));
         assert!(s.validate().is_ok());
         assert!(
             !format!("{s:?}").contains("0123456789abcdef"),
@@ -253,6 +256,23 @@ mod tests {
         let mut bad = s.clone();
         bad.upload_api_keys = vec!["short".into()];
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn old_flag_names_still_parse() {
+        let s = Settings::try_parse_from([
+            "edi-gateway",
+            "--consumer-group",
+            "g1",
+            "--state-load-timeout",
+            "5s",
+            "--max-upload-bytes",
+            "2048",
+        ])
+        .expect("hidden aliases");
+        assert_eq!(s.group_id, "g1");
+        assert_eq!(s.load_timeout, Duration::from_secs(5));
+        assert_eq!(s.max_body_bytes, 2048);
     }
 
     #[test]

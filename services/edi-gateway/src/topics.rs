@@ -1,7 +1,8 @@
-//! The topics the gateway reads and writes, with the configurable prefix (`schemas/topics.json`
-//! for names, keys and partition counts).
+//! The topics the gateway reads and writes, with the configurable prefix (names, keys and
+//! partition counts from the generated catalog, [`dsync_events::topics`]).
 
 use dsync_bus::TopicSpec;
+use dsync_events::topics::{self, defs};
 
 /// Topic names, prefixed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,21 +22,46 @@ pub struct Topics {
 impl Topics {
     /// The topics with `prefix` before each name.
     pub fn with_prefix(prefix: &str) -> Self {
+        let p = |t: &str| format!("{prefix}{t}");
         Topics {
-            submissions: format!("{prefix}orders.submissions"),
-            order_events: format!("{prefix}orders.events"),
-            edi_documents: format!("{prefix}edi.documents"),
-            exceptions: format!("{prefix}exceptions.business"),
+            submissions: p(topics::ORDERS_SUBMISSIONS),
+            order_events: p(topics::ORDERS_EVENTS),
+            edi_documents: p(topics::EDI_DOCUMENTS),
+            exceptions: p(topics::EXCEPTIONS_BUSINESS),
         }
     }
 
-    /// Declarations for `ensure_topics` (partition counts of `schemas/topics.json`).
+    /// Declarations for `ensure_topics` (as in the catalog).
     pub fn specs(&self) -> Vec<TopicSpec> {
         vec![
-            TopicSpec::stream(&self.submissions, 6),
-            TopicSpec::stream(&self.order_events, 6),
-            TopicSpec::stream(&self.edi_documents, 6),
-            TopicSpec::stream(&self.exceptions, 6),
+            defs::ORDERS_SUBMISSIONS.spec_named(&self.submissions),
+            defs::ORDERS_EVENTS.spec_named(&self.order_events),
+            defs::EDI_DOCUMENTS.spec_named(&self.edi_documents),
+            defs::EXCEPTIONS_BUSINESS.spec_named(&self.exceptions),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_specs_come_from_the_catalog() {
+        let t = Topics::with_prefix("g.");
+        assert_eq!(t.submissions, "g.orders.submissions");
+        assert_eq!(t.order_events, "g.orders.events");
+        assert_eq!(t.edi_documents, "g.edi.documents");
+        assert_eq!(t.exceptions, "g.exceptions.business");
+        let specs = t.specs();
+        for s in &specs {
+            let name = s.name.strip_prefix("g.").expect("prefixed");
+            assert_eq!(*s, topics::def(name).expect("catalog topic").spec("g."));
+        }
+        // What the gateway declared before the catalog was generated: four streams of 6.
+        assert!(specs
+            .iter()
+            .all(|s| s.partitions == 6 && s.cleanup == dsync_bus::CleanupPolicy::Delete));
+        assert_eq!(specs.len(), 4);
     }
 }

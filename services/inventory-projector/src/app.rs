@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dsync_bus::{ensure_topics, ConsumerConfig, ConsumerLoop, PoisonPolicy, TopicSpec};
+use dsync_bus::{ensure_topics, ConsumerConfig, ConsumerLoop, PoisonPolicy};
 use dsync_events::{
     AvailabilityChanged, InventoryDriftDetected, InventorySequenceGapDetected, ReservationReleased,
     StockBackordered, StockReserved, StockUnavailable,
@@ -50,19 +50,7 @@ impl App {
         let topics = settings.topics();
         let kafka = &settings.common.kafka;
         let (n, m) = (settings.input_partitions, settings.output_partitions);
-        ensure_topics(
-            kafka,
-            &[
-                TopicSpec::stream(&topics.movements, n),
-                TopicSpec::stream(&topics.requests, n),
-                TopicSpec::compacted(&topics.state, n),
-                TopicSpec::stream(&topics.journal, n),
-                TopicSpec::stream(&topics.reservations, m),
-                TopicSpec::compacted(&topics.availability, m),
-                TopicSpec::stream(&topics.reconciliation, m),
-            ],
-        )
-        .await?;
+        ensure_topics(kafka, &topics.specs(n, m)).await?;
         let partitions = partitions_of(kafka, &topics.movements).await?;
         for t in [&topics.requests, &topics.state, &topics.journal] {
             let k = partitions_of(kafka, t).await?;

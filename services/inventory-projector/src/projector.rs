@@ -278,12 +278,7 @@ impl Projector {
             )));
         };
         let mut guard = slot.lock().await;
-        self.ensure_loaded(&mut guard, p)
-            .await
-            .map_err(|e| match e {
-                ProjectorError::Changelog { .. } => HandlerError::fatal(e.to_string()),
-                other => HandlerError::transient(other.to_string()),
-            })?;
+        self.ensure_loaded(&mut guard, p).await?;
         let slot = &mut *guard;
         let mut st = slot.skus.get(sku).cloned().unwrap_or_default();
         let last = match kind {
@@ -314,8 +309,7 @@ impl Projector {
                 apply_movement(&self.ctx, &mut st, m, now_ms(), &mut fx)
             }
             AnyEvent::CycleCountSnapshot(s) => apply_snapshot(&self.ctx, &mut st, s, &mut fx),
-            AnyEvent::ReservationRequested(r) => apply_reservation(&self.ctx, &mut st, r, &mut fx)
-                .map_err(|e| HandlerError::poison(e.to_string()))?,
+            AnyEvent::ReservationRequested(r) => apply_reservation(&self.ctx, &mut st, r, &mut fx)?,
             AnyEvent::ReservationReleaseRequested(r) => {
                 apply_release(&self.ctx, &mut st, r, &mut fx)
             }
@@ -603,7 +597,7 @@ impl Handler for Projector {
                 self.metrics.ignored.inc();
                 return Ok(vec![]);
             }
-            Err(e) => return Err(HandlerError::from(e)),
+            Err(e) => return Err(e.into()),
         };
         let sku = match (&event, kind) {
             (AnyEvent::InventoryMovementRecorded(e), Kind::Movement) => e.sku.clone(),

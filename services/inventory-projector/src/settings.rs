@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dsync_bus::parse_duration;
+use dsync_bus::{parse_duration, TopicSpec};
+use dsync_events::topics::{self, defs, TopicDef};
 use dsync_service::auth::AuthSettings;
 use dsync_service::CommonSettings;
 
@@ -43,19 +44,21 @@ pub struct Settings {
     pub group_id: String,
 
     /// Partitions of inventory.movements and inventory.reservation-requests when the service
-    /// creates them (the catalog's 12); the state changelog and journal get the same count.
+    /// creates them (default: the catalog's count); the state changelog and journal get the
+    /// same count.
     #[arg(
         long = "input-partitions",
         env = "INPUT_PARTITIONS",
-        default_value_t = 12
+        default_value_t = defs::INVENTORY_MOVEMENTS.partitions
     )]
     pub input_partitions: i32,
 
-    /// Partitions of the output topics when the service creates them (the catalog's 6).
+    /// Partitions of the output topics when the service creates them (default: the catalog's
+    /// count).
     #[arg(
         long = "output-partitions",
         env = "OUTPUT_PARTITIONS",
-        default_value_t = 6
+        default_value_t = defs::INVENTORY_RESERVATIONS.partitions
     )]
     pub output_partitions: i32,
 
@@ -188,14 +191,37 @@ impl Topics {
     pub fn with_prefix(prefix: &str) -> Self {
         let t = |n: &str| format!("{prefix}{n}");
         Self {
-            movements: t("inventory.movements"),
-            requests: t("inventory.reservation-requests"),
-            reservations: t("inventory.reservations"),
-            availability: t("inventory.availability"),
-            reconciliation: t("inventory.reconciliation"),
+            movements: t(topics::INVENTORY_MOVEMENTS),
+            requests: t(topics::INVENTORY_RESERVATION_REQUESTS),
+            reservations: t(topics::INVENTORY_RESERVATIONS),
+            availability: t(topics::INVENTORY_AVAILABILITY),
+            reconciliation: t(topics::INVENTORY_RECONCILIATION),
             state: t("inventory-projector.state"),
             journal: t("inventory-projector.journal"),
         }
+    }
+
+    /// The declarations the projector creates its topics from: the catalog's cleanup policies,
+    /// `input` partitions for the inputs and the projector's own changelog and journal (one
+    /// partition count for all four, they are co-partitioned), `output` for the outputs.
+    pub fn specs(&self, input: i32, output: i32) -> Vec<TopicSpec> {
+        let with = |def: &TopicDef, name: &str, partitions: i32| TopicSpec {
+            partitions,
+            ..def.spec_named(name)
+        };
+        vec![
+            with(&defs::INVENTORY_MOVEMENTS, &self.movements, input),
+            with(&defs::INVENTORY_RESERVATION_REQUESTS, &self.requests, input),
+            TopicSpec::compacted(&self.state, input),
+            TopicSpec::stream(&self.journal, input),
+            with(&defs::INVENTORY_RESERVATIONS, &self.reservations, output),
+            with(&defs::INVENTORY_AVAILABILITY, &self.availability, output),
+            with(
+                &defs::INVENTORY_RECONCILIATION,
+                &self.reconciliation,
+                output,
+            ),
+        ]
     }
 }
 
@@ -230,5 +256,72 @@ mod tests {
         assert_eq!(s.request_retention, Duration::from_secs(172_800));
         assert!(s.validate().is_err(), "API keys are required");
         assert!(Settings::try_parse_from(["x", "--safety-stock", "FAX=1"]).is_err());
+    }
+
+    #[test]
+    fn partition_defaults_are_the_catalog_counts_and_flags_override_them() {
+        let s = Settings::try_parse_from(["x", "--api-keys", "t:k"]).expect("parses");
+        assert_eq!((s.input_partitions, s.output_partitions), (12, 6));
+        let t = s.topics();
+        let specs = t.specs(s.input_partitions, s.output_partitions);
+        for spec in &specs {
+            if let Some(def) = topics::def(&spec.name) {
+                assert_eq!(
+                    *spec,
+                    def.spec(""),
+                    "catalog topics as declared in the catalog"
+                );
+            }
+        }
+        // One flag per side: the catalog must keep the inputs and the outputs at one count each.
+        assert_eq!(
+            defs::INVENTORY_RESERVATION_REQUESTS.partitions,
+            defs::INVENTORY_MOVEMENTS.partitions
+        );
+        assert_eq!(
+            defs::INVENTORY_AVAILABILITY.partitions,
+            defs::INVENTORY_RESERVATIONS.partitions
+        );
+        assert_eq!(
+            defs::INVENTORY_RECONCILIATION.partitions,
+            defs::INVENTORY_RESERVATIONS.partitions
+        );
+        let compact = dsync_bus::CleanupPolicy::Compact;
+        let policy = |name: &str| specs.iter().find(|x| x.name == name).map(|x| x.cleanup);
+        assert_eq!(policy("inventory.availability"), Some(compact));
+        assert_eq!(policy("inventory-projector.state"), Some(compact));
+        assert_eq!(
+            specs.iter().filter(|x| x.cleanup == compact).count(),
+            2,
+            "only availability and the state changelog are compacted"
+        );
+
+        let s = Settings::try_parse_from([
+            "x",
+            "--topic-prefix",
+            "p.",
+            "--input-partitions",
+            "3",
+            "--output-partitions",
+            "2",
+        ])
+        .expect("parses");
+        let specs = s.topics().specs(s.input_partitions, s.output_partitions);
+        let counts: Vec<(&str, i32)> = specs
+            .iter()
+            .map(|x| (x.name.as_str(), x.partitions))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("p.inventory.movements", 3),
+                ("p.inventory.reservation-requests", 3),
+                ("p.inventory-projector.state", 3),
+                ("p.inventory-projector.journal", 3),
+                ("p.inventory.reservations", 2),
+                ("p.inventory.availability", 2),
+                ("p.inventory.reconciliation", 2),
+            ]
+        );
     }
 }

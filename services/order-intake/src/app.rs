@@ -162,7 +162,7 @@ impl App {
             0,
             (
                 "fetch.wait.max.ms".to_owned(),
-                settings.follower_fetch_wait_ms.to_string(),
+                settings.follower_fetch_wait.as_millis().to_string(),
             ),
         );
         let started_followers = try_join_all(
@@ -191,7 +191,7 @@ impl App {
             0,
             (
                 "fetch.wait.max.ms".to_owned(),
-                settings.consumer_fetch_wait_ms.to_string(),
+                settings.consumer_fetch_wait.as_millis().to_string(),
             ),
         );
         let consumer = ConsumerLoop::new(
@@ -205,7 +205,7 @@ impl App {
         )
         .with_readiness(readiness);
 
-        let addr = settings.listen_addr;
+        let addr = settings.http_addr;
         let bind_err = |source| IntakeError::Serve {
             addr: addr.to_string(),
             source,
@@ -220,6 +220,11 @@ impl App {
                 result_wait: settings.result_wait,
                 max_lines: settings.max_lines,
                 local: consumer.local_delivery(),
+                readiness: runtime.readiness.clone(),
+                decide_checks: vec![
+                    READY_CHECK.to_owned(),
+                    format!("consumer:{}", settings.group_id),
+                ],
             }),
             settings.max_body_bytes,
         );

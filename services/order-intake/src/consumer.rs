@@ -70,26 +70,16 @@ impl Handler for SubmissionHandler {
             .get(&record.partition)
             .is_some_and(|last| *last + 1 == record.offset);
         if !follows {
-            self.core
-                .catch_up_since(arrived)
-                .await
-                .map_err(HandlerError::from)?;
+            self.core.catch_up_since(arrived).await?;
         }
-        let event = self
-            .core
-            .codec
-            .decode_record(record)
-            .await
-            .map_err(HandlerError::from)?;
+        let event = self.core.codec.decode_record(record).await?;
         let AnyEvent::OrderSubmitted(sub) = event else {
             return Err(HandlerError::poison(format!(
                 "{} is not an OrderSubmitted",
                 event.record_name()
             )));
         };
-        let (outputs, settle) = process(&self.core, record, sub)
-            .await
-            .map_err(HandlerError::from)?;
+        let (outputs, settle) = process(&self.core, record, sub).await?;
         lock(&self.last).insert(record.partition, record.offset);
         lock(&self.to_settle).insert((record.partition, record.offset), settle);
         Ok(outputs)

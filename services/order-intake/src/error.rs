@@ -1,6 +1,6 @@
 //! The crate's single error type.
 
-use dsync_bus::{BusError, HandlerError};
+use dsync_bus::{BusError, Classify, ErrorClass};
 use dsync_events::EventsError;
 
 /// Failures of order-intake: start-up, the broker, the registry, state loading.
@@ -35,25 +35,74 @@ pub enum IntakeError {
     Internal(String),
 }
 
-impl IntakeError {
-    /// Whether retrying later may succeed.
-    pub fn is_transient(&self) -> bool {
+impl Classify for IntakeError {
+    /// Kafka and the registry by their own classes; a topic not loaded in time is transient
+    /// (the next attempt waits again); configuration, the HTTP server and broken internals are
+    /// fatal.
+    fn class(&self) -> ErrorClass {
         match self {
-            IntakeError::Bus(e) => e.is_transient(),
-            IntakeError::Events(e) => e.class() == dsync_bus::ErrorClass::Transient,
-            IntakeError::Timeout(_) => true,
-            _ => false,
+            IntakeError::Bus(e) => e.class(),
+            IntakeError::Events(e) => e.class(),
+            IntakeError::Service(e) => e.class(),
+            IntakeError::Timeout(_) => ErrorClass::Transient,
+            IntakeError::Config(_) | IntakeError::Serve { .. } | IntakeError::Internal(_) => {
+                ErrorClass::Fatal
+            }
         }
     }
 }
 
-impl From<IntakeError> for HandlerError {
-    fn from(e: IntakeError) -> Self {
-        match e {
-            IntakeError::Events(e) => HandlerError::from(e),
-            IntakeError::Bus(e) => HandlerError::from(e),
-            IntakeError::Timeout(m) => HandlerError::transient(m),
-            other => HandlerError::fatal(other.to_string()),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dsync_bus::HandlerError;
+
+    #[test]
+    fn classes() {
+        let table = [
+            (IntakeError::Config("x".into()), ErrorClass::Fatal),
+            (
+                IntakeError::Bus(BusError::Timeout("x".into())),
+                ErrorClass::Transient,
+            ),
+            (
+                IntakeError::Bus(BusError::Config("x".into())),
+                ErrorClass::Fatal,
+            ),
+            (
+                IntakeError::Events(EventsError::Registry("down".into())),
+                ErrorClass::Transient,
+            ),
+            (
+                IntakeError::Events(EventsError::WrongMagicByte(1)),
+                ErrorClass::Poison,
+            ),
+            (
+                IntakeError::Events(EventsError::Encode("x".into())),
+                ErrorClass::Fatal,
+            ),
+            (
+                IntakeError::Service(dsync_service::ServiceError::Bus(BusError::Timeout(
+                    "x".into(),
+                ))),
+                ErrorClass::Transient,
+            ),
+            (
+                IntakeError::Serve {
+                    addr: "127.0.0.1:1".into(),
+                    source: std::io::Error::other("x"),
+                },
+                ErrorClass::Fatal,
+            ),
+            (
+                IntakeError::Timeout("orders.events".into()),
+                ErrorClass::Transient,
+            ),
+            (IntakeError::Internal("x".into()), ErrorClass::Fatal),
+        ];
+        for (e, class) in table {
+            assert_eq!(e.class(), class, "{e}");
+            assert_eq!(HandlerError::from(e).class(), class);
         }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dsync_bus::reader::TopicFollower;
-use dsync_bus::{ErrorClass, InboundRecord};
+use dsync_bus::{Classify as _, ErrorClass, InboundRecord};
 use dsync_events::{AnyEvent, EventCodec};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;

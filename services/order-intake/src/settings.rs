@@ -32,11 +32,12 @@ pub use dsync_service::auth::Credential;
 pub struct Settings {
     /// Listen address of the order API; port 0 picks a free port.
     #[arg(
-        long = "listen-addr",
-        env = "LISTEN_ADDR",
+        long = "http-addr",
+        env = "HTTP_ADDR",
+        alias = "listen-addr",
         default_value = "127.0.0.1:8090"
     )]
-    pub listen_addr: SocketAddr,
+    pub http_addr: SocketAddr,
 
     /// Prefix put in front of every topic name (`<prefix>orders.submissions`, ...): isolated
     /// environments and tests on a shared cluster. Empty in production.
@@ -97,21 +98,13 @@ pub struct Settings {
     /// this long even when data is ready, and the cost of each fetch there grows with the
     /// partition, so very short waits load them; on Apache Kafka fetches return as soon as
     /// data arrives (Apache Kafka's own default is 500 ms).
-    #[arg(
-        long = "consumer-fetch-wait-ms",
-        env = "CONSUMER_FETCH_WAIT_MS",
-        default_value_t = 250
-    )]
-    pub consumer_fetch_wait_ms: u32,
+    #[arg(long = "consumer-fetch-wait", env = "CONSUMER_FETCH_WAIT", default_value = "250ms", value_parser = parse_duration)]
+    pub consumer_fetch_wait: Duration,
 
     /// `fetch.wait.max.ms` of the followers of master data, availability, invoicing and the
-    /// order history (the same broker trade-off as `--consumer-fetch-wait-ms`).
-    #[arg(
-        long = "follower-fetch-wait-ms",
-        env = "FOLLOWER_FETCH_WAIT_MS",
-        default_value_t = 250
-    )]
-    pub follower_fetch_wait_ms: u32,
+    /// order history (the same broker trade-off as `--consumer-fetch-wait`).
+    #[arg(long = "follower-fetch-wait", env = "FOLLOWER_FETCH_WAIT", default_value = "250ms", value_parser = parse_duration)]
+    pub follower_fetch_wait: Duration,
 
     /// Submissions per partition whose outcome may be awaiting the broker's acknowledgement
     /// while the next ones are validated (1 = one at a time). Decisions are still made one
@@ -157,6 +150,22 @@ impl Settings {
                     .into(),
             ));
         }
+        for (flag, wait) in [
+            (
+                "--consumer-fetch-wait (CONSUMER_FETCH_WAIT)",
+                self.consumer_fetch_wait,
+            ),
+            (
+                "--follower-fetch-wait (FOLLOWER_FETCH_WAIT)",
+                self.follower_fetch_wait,
+            ),
+        ] {
+            if wait > Duration::from_secs(300) {
+                return Err(IntakeError::Config(format!(
+                    "{flag} must be at most 300s (librdkafka's fetch.wait.max.ms limit)"
+                )));
+            }
+        }
         self.common.kafka.validate()?;
         Ok(())
     }
@@ -171,7 +180,9 @@ mod tests {
     fn defaults_flags_and_validation() {
         let s = Settings::try_parse_from(["order-intake", "--api-keys", "shop:k1,crm:k2"])
             .expect("parse");
-        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:8090");
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:8090");
+        assert_eq!(s.consumer_fetch_wait, Duration::from_millis(250));
+        assert_eq!(s.follower_fetch_wait, Duration::from_millis(250));
         assert_eq!(s.result_wait, Duration::from_secs(2));
         assert_eq!(s.auth.api_keys.len(), 2);
         assert_eq!(s.auth.api_keys[1].name, "crm");
@@ -210,5 +221,9 @@ mod tests {
         assert_eq!(s.result_wait, Duration::from_millis(250));
         assert_eq!(s.price_mismatch, PriceMismatchPolicy::Reject);
         assert_eq!(s.topic_prefix, "t1.");
+
+        // The pre-issue-10 flag name still parses (hidden alias).
+        let s = Settings::try_parse_from(["x", "--listen-addr", "127.0.0.1:0"]).expect("alias");
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:0");
     }
 }

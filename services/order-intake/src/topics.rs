@@ -1,8 +1,9 @@
 //! The topics order-intake reads and writes, with the configurable prefix, and their
-//! declarations (partitions and cleanup policy as in `schemas/topics.json`).
+//! declarations (partitions and cleanup policy from the generated catalog,
+//! [`dsync_events::topics::defs`]).
 
 use dsync_bus::TopicSpec;
-use dsync_events::topics;
+use dsync_events::topics::{self, defs};
 
 /// Topic names after the prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,15 +48,15 @@ impl Topics {
     /// Every topic the service uses, as declared in the catalog (created when missing).
     pub fn specs(&self) -> Vec<TopicSpec> {
         vec![
-            TopicSpec::compacted(&self.customers, 3),
-            TopicSpec::compacted(&self.items, 3),
-            TopicSpec::compacted(&self.prices, 3),
-            TopicSpec::compacted(&self.locations, 3),
-            TopicSpec::compacted(&self.availability, 6),
-            TopicSpec::stream(&self.submissions, 6),
-            TopicSpec::stream(&self.events, 6),
-            TopicSpec::stream(&self.invoicing, 6),
-            TopicSpec::stream(&self.exceptions, 6),
+            defs::ERP_CUSTOMERS.spec_named(&self.customers),
+            defs::ERP_ITEMS.spec_named(&self.items),
+            defs::ERP_PRICES.spec_named(&self.prices),
+            defs::ERP_LOCATIONS.spec_named(&self.locations),
+            defs::INVENTORY_AVAILABILITY.spec_named(&self.availability),
+            defs::ORDERS_SUBMISSIONS.spec_named(&self.submissions),
+            defs::ORDERS_EVENTS.spec_named(&self.events),
+            defs::INVOICING_EVENTS.spec_named(&self.invoicing),
+            defs::EXCEPTIONS_BUSINESS.spec_named(&self.exceptions),
         ]
     }
 }
@@ -71,5 +72,34 @@ mod tests {
         assert_eq!(t.events, "x.orders.events");
         assert!(t.specs().iter().all(|s| s.name.starts_with("x.")));
         assert_eq!(Topics::with_prefix("").customers, "erp.customers");
+    }
+
+    #[test]
+    fn specs_are_the_catalog_declarations() {
+        let specs = Topics::with_prefix("x.").specs();
+        assert_eq!(
+            specs.iter().map(|s| s.partitions).collect::<Vec<_>>(),
+            [3, 3, 3, 3, 6, 6, 6, 6, 6]
+        );
+        for s in &specs {
+            let name = s.name.strip_prefix("x.").expect("prefixed");
+            let def = topics::def(name).expect("a catalog topic");
+            assert_eq!(*s, def.spec("x."));
+        }
+        let compacted: Vec<&str> = specs
+            .iter()
+            .filter(|s| s.cleanup == dsync_bus::CleanupPolicy::Compact)
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            compacted,
+            [
+                "x.erp.customers",
+                "x.erp.items",
+                "x.erp.prices",
+                "x.erp.locations",
+                "x.inventory.availability"
+            ]
+        );
     }
 }

@@ -77,7 +77,7 @@ impl App {
         let follow_task =
             tokio::spawn(Arc::clone(&store).follow(follower, end, readiness.clone(), stop.clone()));
 
-        let addr = settings.listen_addr;
+        let addr = settings.http_addr;
         let bind_err = |source| RegistryError::Bind { addr, source };
         let listener = std::net::TcpListener::bind(addr).map_err(bind_err)?;
         listener.set_nonblocking(true).map_err(bind_err)?;

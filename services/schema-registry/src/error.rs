@@ -4,6 +4,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use dsync_bus::{Classify, ErrorClass};
+
 use crate::api::json_response;
 
 /// Everything that can go wrong in the registry, from a request the API rejects to a broker that
@@ -168,6 +170,24 @@ impl RegistryError {
     }
 }
 
+impl Classify for RegistryError {
+    /// A request the API rejects (every 4xx) can never succeed as sent: poison. A write not
+    /// applied in time and a failing schemas topic are transient (the broker may recover); the
+    /// brokers by their own class; start-up failures (settings, listeners, telemetry) are fatal.
+    fn class(&self) -> ErrorClass {
+        match self {
+            RegistryError::Timeout(_) | RegistryError::Store(_) => ErrorClass::Transient,
+            RegistryError::Bus(e) => e.class(),
+            RegistryError::Telemetry(_)
+            | RegistryError::Bind { .. }
+            | RegistryError::Config(_)
+            | RegistryError::Serve(_) => ErrorClass::Fatal,
+            _ if self.status().is_client_error() => ErrorClass::Poison,
+            _ => ErrorClass::Fatal,
+        }
+    }
+}
+
 impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -178,5 +198,85 @@ impl IntoResponse for RegistryError {
             status,
             &serde_json::json!({ "error_code": self.error_code(), "message": self.to_string() }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        use RegistryError as E;
+        let s = || "x".to_owned();
+        let table = [
+            (E::SubjectNotFound(s()), ErrorClass::Poison),
+            (E::VersionNotFound(s()), ErrorClass::Poison),
+            (E::SchemaNotFound(Some(3)), ErrorClass::Poison),
+            (E::SubjectSoftDeleted(s()), ErrorClass::Poison),
+            (E::SubjectNotSoftDeleted(s()), ErrorClass::Poison),
+            (
+                E::VersionSoftDeleted {
+                    subject: s(),
+                    version: 1,
+                },
+                ErrorClass::Poison,
+            ),
+            (
+                E::VersionNotSoftDeleted {
+                    subject: s(),
+                    version: 1,
+                },
+                ErrorClass::Poison,
+            ),
+            (
+                E::SubjectCompatibilityNotConfigured(s()),
+                ErrorClass::Poison,
+            ),
+            (E::SubjectModeNotConfigured(s()), ErrorClass::Poison),
+            (E::Incompatible(s()), ErrorClass::Poison),
+            (E::InvalidSchema(s()), ErrorClass::Poison),
+            (E::UnsupportedSchemaType(s()), ErrorClass::Poison),
+            (E::InvalidVersion(s()), ErrorClass::Poison),
+            (E::InvalidCompatibilityLevel(s()), ErrorClass::Poison),
+            (E::OperationNotPermitted(s()), ErrorClass::Poison),
+            (
+                E::ReferenceExists {
+                    subject: s(),
+                    version: 1,
+                },
+                ErrorClass::Poison,
+            ),
+            (E::UnprocessableEntity(s()), ErrorClass::Poison),
+            (E::BadRequest(s()), ErrorClass::Poison),
+            (E::UnsupportedMediaType(s()), ErrorClass::Poison),
+            (E::NoRoute, ErrorClass::Poison),
+            (E::MethodNotAllowed, ErrorClass::Poison),
+            (E::Store(s()), ErrorClass::Transient),
+            (E::Timeout(s()), ErrorClass::Transient),
+            (
+                E::Bus(dsync_bus::BusError::Timeout(s())),
+                ErrorClass::Transient,
+            ),
+            (E::Bus(dsync_bus::BusError::Config(s())), ErrorClass::Fatal),
+            (
+                E::Telemetry(dsync_telemetry::TelemetryError::Serve(
+                    std::io::Error::other("x"),
+                )),
+                ErrorClass::Fatal,
+            ),
+            (
+                E::Bind {
+                    addr: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+                    source: std::io::Error::other("x"),
+                },
+                ErrorClass::Fatal,
+            ),
+            (E::Config(s()), ErrorClass::Fatal),
+            (E::Serve(std::io::Error::other("x")), ErrorClass::Fatal),
+        ];
+        for (e, class) in table {
+            assert_eq!(e.class(), class, "{e}");
+        }
     }
 }

@@ -17,11 +17,12 @@ use crate::RegistryError;
 pub struct Settings {
     /// Listen address of the REST API; port 0 picks a free port.
     #[arg(
-        long = "listen-addr",
-        env = "LISTEN_ADDR",
+        long = "http-addr",
+        env = "HTTP_ADDR",
+        alias = "listen-addr",
         default_value = "127.0.0.1:8081"
     )]
-    pub listen_addr: SocketAddr,
+    pub http_addr: SocketAddr,
 
     /// The compacted topic holding the registry's log (one partition; created if missing).
     /// Every instance pointing at the same topic serves the same schemas.
@@ -59,7 +60,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
             schemas_topic: "_schemas".into(),
             default_compatibility: CompatibilityLevel::Backward,
             write_timeout: Duration::from_secs(30),
@@ -110,13 +111,13 @@ mod tests {
     #[test]
     fn defaults_and_flags() {
         let s = Settings::try_parse_from(["schema-registry"]).expect("defaults");
-        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:8081");
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:8081");
         assert_eq!(s.schemas_topic, "_schemas");
         assert_eq!(s.default_compatibility, CompatibilityLevel::Backward);
         assert_eq!(s.write_timeout, Duration::from_secs(30));
         let s = Settings::try_parse_from([
             "schema-registry",
-            "--listen-addr",
+            "--http-addr",
             "0.0.0.0:0",
             "--schemas-topic",
             "t",
@@ -132,5 +133,8 @@ mod tests {
         assert_eq!(s.write_timeout, Duration::from_millis(500));
         assert!(Settings::try_parse_from(["x", "--default-compatibility", "sideways"]).is_err());
         assert!(Settings::try_parse_from(["x", "--write-timeout", "5h"]).is_err());
+        // The pre-issue-10 flag name still parses (hidden alias).
+        let s = Settings::try_parse_from(["x", "--listen-addr", "127.0.0.1:0"]).expect("alias");
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:0");
     }
 }

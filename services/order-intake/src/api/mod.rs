@@ -35,6 +35,7 @@ use axum::Router;
 use dsync_bus::LocalDelivery;
 use dsync_service::auth::{Authenticator, Principal};
 use dsync_service::http::{json_fallbacks, json_response, limit_body, ApiError, Path};
+use dsync_telemetry::admin::Readiness;
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -71,6 +72,36 @@ pub struct Api {
     /// Hands our own submissions to the local consumer when this instance owns the customer's
     /// partition (no wait for the fetch).
     pub local: LocalDelivery,
+    /// The instance's readiness; a submission is refused with 503 while any of
+    /// [`Api::decide_checks`] is not ready (it could not be decided).
+    pub readiness: Readiness,
+    /// The checks that must be ready for submissions to be decided: the loaded state and the
+    /// submissions consumer's group.
+    pub decide_checks: Vec<String>,
+}
+
+/// Seconds a client is asked to wait before retrying a refused submission.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+impl Api {
+    /// 503 with `Retry-After` when this instance cannot decide submissions now (state still
+    /// loading, or its consumer group does not cover its partitions): accepting them would
+    /// answer 202 PENDING for orders nobody decides until the group recovers.
+    fn refuse_unless_deciding(&self) -> Option<Response> {
+        let names: Vec<&str> = self.decide_checks.iter().map(String::as_str).collect();
+        let (check, detail) = self.readiness.first_not_ready(&names)?;
+        let mut resp = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_deciding",
+            format!(
+                "this instance cannot decide orders now ({check}: {detail}); retry with the same Idempotency-Key"
+            ),
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        Some(resp)
+    }
 }
 
 /// The API's routes.
@@ -313,6 +344,9 @@ async fn submit(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    if let Some(refused) = api.refuse_unless_deciding() {
+        return refused;
+    }
     let event_id = uuid::Uuid::new_v4().to_string();
     let correlation_id = given_correlation_id.unwrap_or_else(|| event_id.clone());
     let sub = req.to_submission(&key, client.name(), &event_id, &correlation_id);

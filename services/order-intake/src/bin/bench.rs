@@ -73,7 +73,7 @@ struct Args {
     /// Items.
     #[arg(long, default_value_t = 500)]
     items: usize,
-    /// `CONSUMER_FETCH_WAIT_MS` of the service.
+    /// `CONSUMER_FETCH_WAIT` of the service, in milliseconds.
     #[arg(long)]
     consumer_fetch_wait_ms: Option<u32>,
     /// Where the service's log goes.
@@ -531,7 +531,7 @@ async fn main() -> anyhow::Result<()> {
         .env("SCHEMA_REGISTRY_URL", &args.schema_registry_url)
         .env("TOPIC_PREFIX", &prefix)
         .env("GROUP_ID", format!("bench-{run}"))
-        .env("LISTEN_ADDR", listen.to_string())
+        .env("HTTP_ADDR", listen.to_string())
         .env("ADMIN_ADDR", admin.to_string())
         .env("API_KEYS", format!("bench:{API_KEY}"))
         .env("RUST_LOG", "warn")
@@ -539,7 +539,7 @@ async fn main() -> anyhow::Result<()> {
         .stderr(Stdio::from(log))
         .kill_on_drop(true);
     if let Some(w) = args.consumer_fetch_wait_ms {
-        cmd.env("CONSUMER_FETCH_WAIT_MS", w.to_string());
+        cmd.env("CONSUMER_FETCH_WAIT", format!("{w}ms"));
     }
     let mut child = cmd.spawn().context("starting order-intake")?;
     let client = reqwest::Client::builder()
