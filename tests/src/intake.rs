@@ -213,6 +213,26 @@ pub struct RunningIntake {
 }
 
 impl RunningIntake {
+    /// Waits until `/readyz` answers 200 (at most 60 s): the instance decides submissions
+    /// (until then it answers them 503 `not_deciding`).
+    pub async fn wait_ready(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = reqwest::get(format!("{}/readyz", self.admin_url)).await;
+            match ready {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) if Instant::now() > deadline => {
+                    bail!(
+                        "not ready after 60 s: {}",
+                        r.text().await.unwrap_or_default()
+                    )
+                }
+                Err(e) if Instant::now() > deadline => bail!("/readyz: {e}"),
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     /// Stops the instance (graceful: the consumer drains and leaves the group).
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.stop.cancel();
@@ -416,18 +436,22 @@ impl IntakeEnv {
     }
 
     /// Builds and runs an instance.
+    /// Returns once the instance is ready (`/readyz`): it answers 503 `not_deciding` to
+    /// submissions until its consumer group covers its partitions.
     pub async fn run(&self, settings: Settings) -> anyhow::Result<RunningIntake> {
         let app = App::build(settings).await?;
         let url = app.url();
         let admin_url = format!("http://{}", app.admin_addr());
         let stop = CancellationToken::new();
         let task = app.spawn(stop.clone());
-        Ok(RunningIntake {
+        let running = RunningIntake {
             url,
             admin_url,
             stop,
             task: Some(task),
-        })
+        };
+        running.wait_ready().await?;
+        Ok(running)
     }
 
     /// Builds and runs an instance with the default test settings.

@@ -774,9 +774,20 @@ async fn two_instances_racing_never_exceed_the_credit_limit() -> anyhow::Result<
     c.open_balance = usd(100_000);
     catalog(&ie, &[c]).await?;
     let body = order("C-RACE", json!([line("SKU-A", 1000.0, "EA")])); // 1,000.00
+                                                                      // Like a client: a 503 (the instance is not deciding, e.g. while the group rebalances) is
+                                                                      // retried with the same key and body.
     let fire = |url: String, key: String| {
         let body = body.clone();
-        tokio::spawn(async move { post_order(&url, &key, &body).await })
+        tokio::spawn(async move {
+            let deadline = std::time::Instant::now() + WAIT;
+            loop {
+                let r = post_order(&url, &key, &body).await?;
+                if r.status != 503 || std::time::Instant::now() > deadline {
+                    return Ok(r);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
     };
     let mut ids = Vec::new();
     let collect = |calls: Vec<
@@ -804,8 +815,10 @@ async fn two_instances_racing_never_exceed_the_credit_limit() -> anyhow::Result<
     }
     ids.extend(collect(first).await?);
     ids.extend(collect(second).await?);
-    // 3. A leaves: B owns the customer's partition now, whoever had it before
+    // 3. A leaves: B owns the customer's partition now, whoever had it before (once the group
+    //    has rebalanced; until then B answers 503 not_deciding)
     a.stop().await?;
+    b.wait_ready().await?;
     let third: Vec<_> = (0..12)
         .map(|i| fire(b.url.clone(), format!("race-b3-{i}")))
         .collect();
