@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dsync_bus::reader::TopicFollower;
+use dsync_bus::reader::Progress;
 use dsync_bus::{ensure_topics, ConsumerConfig, ConsumerLoop, KafkaSettings};
 use dsync_events::{BusinessException, EventCodec, OrderAccepted, OrderRejected, OrderSubmitted};
 use dsync_service::Runtime;
@@ -17,7 +17,7 @@ use tracing::info;
 use crate::api::{self, Api};
 use crate::consumer::SubmissionHandler;
 use crate::core::Core;
-use crate::follow::{self, Apply, HistorySink, InvoiceSink, MasterSink, Progress};
+use crate::follow::{self, EventSink, HistorySink, InvoiceSink, MasterSink};
 use crate::handlers::submissions::Policy;
 use crate::metrics::IntakeMetrics;
 use crate::state::Table;
@@ -54,7 +54,7 @@ impl std::fmt::Debug for App {
 
 struct Followed {
     topic: String,
-    sink: Arc<dyn Apply>,
+    sink: Arc<dyn EventSink>,
     progress: Arc<Progress>,
 }
 
@@ -73,17 +73,11 @@ async fn start_follower(
     ),
     IntakeError,
 > {
-    let ends = dsync_bus::reader::end_offsets(kafka, &f.topic).await?;
-    let follower = TopicFollower::start(kafka, &f.topic).await?;
-    let task = tokio::spawn(follow::run(
-        follower,
-        f.topic,
-        codec.clone(),
-        f.sink,
-        Arc::clone(&f.progress),
-        metrics.clone(),
-        stop.clone(),
-    ));
+    let follower = follow::follower(kafka, codec, metrics, &f.topic, f.sink)
+        .await?
+        .with_progress(Arc::clone(&f.progress));
+    let ends = follower.ends().clone();
+    let task = tokio::spawn(follow::run(follower, stop.clone()));
     Ok((task, f.progress, ends))
 }
 
@@ -175,7 +169,7 @@ impl App {
         let mut loads = Vec::new();
         for (task, progress, ends) in started_followers {
             follow_tasks.push(task);
-            loads.push(async move { progress.wait_for(&ends, settings.load_timeout).await });
+            loads.push(async move { progress.wait_caught_up(&ends, settings.load_timeout).await });
         }
         try_join_all(loads).await?;
         let known = core.history.read().map(|h| h.len()).unwrap_or_default();
