@@ -13,6 +13,9 @@ case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 cargo build -p dsync-schema-registry
 DSYNC_SCHEMA_REGISTRY_BIN="${DSYNC_SCHEMA_REGISTRY_BIN:-$TARGET_DIR/debug/schema-registry}" \
   "$VENV/bin/python" -m pytest tests/python -q
+# The API contracts (tests/tests/api_contracts.rs) run in the suite below: schemathesis from the
+# venv against every OpenAPI document, served by the real service on the stack.
+export DSYNC_SCHEMATHESIS="${DSYNC_SCHEMATHESIS:-$VENV/bin/st}"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo test --workspace --doc
   cargo nextest run --workspace --no-fail-fast --test-threads "${DSYNC_TEST_THREADS:-4}"

@@ -91,10 +91,13 @@ impl EdiEnv {
     /// The settings of an instance of this deployment.
     pub fn settings(&self) -> anyhow::Result<Settings> {
         use clap::Parser as _;
+        let api_key = format!("uploader:{UPLOAD_KEY}");
         let mut s = Settings::try_parse_from([
             "edi-gateway",
-            "--upload-api-key",
-            UPLOAD_KEY,
+            "--api-keys",
+            &api_key,
+            "--bearer-tokens",
+            &api_key,
             "--inbox-poll-interval",
             "100ms",
             "--overdue-sweep-interval",

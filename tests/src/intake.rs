@@ -198,11 +198,11 @@ impl IntakeEnv {
         s.http_addr = ANY_PORT;
         s.topic_prefix = self.prefix.clone();
         s.group_id = self.group.clone();
-        s.api_keys = vec![dsync_order_intake::settings::Credential {
+        s.auth.api_keys = vec![dsync_order_intake::settings::Credential {
             name: "test".into(),
             secret: API_KEY.into(),
         }];
-        s.bearer_tokens = vec![dsync_order_intake::settings::Credential {
+        s.auth.bearer_tokens = vec![dsync_order_intake::settings::Credential {
             name: "crm".into(),
             secret: BEARER.into(),
         }];
@@ -211,6 +211,8 @@ impl IntakeEnv {
     }
 
     /// Builds and runs an instance.
+    /// Returns once the instance is ready (`/readyz`): it answers 503 `not_deciding` to
+    /// submissions until its consumer group covers its partitions.
     pub async fn run(&self, settings: Settings) -> anyhow::Result<RunningIntake> {
         Running::start(settings).await
     }

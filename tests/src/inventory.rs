@@ -82,10 +82,13 @@ impl InventoryEnv {
     /// Settings of an instance in group `group` (extra flags appended).
     pub fn settings(&self, group: &str, extra: &[&str]) -> anyhow::Result<Settings> {
         let parts = self.partitions.to_string();
+        let credential = format!("test:{API_KEY}");
         let mut args = vec![
             "inventory-projector",
             "--api-keys",
-            API_KEY,
+            &credential,
+            "--bearer-tokens",
+            &credential,
             "--input-partitions",
             &parts,
             "--output-partitions",

@@ -128,6 +128,11 @@ impl<S: TestService> Running<S> {
         Ok(running)
     }
 
+    /// Waits until the instance is ready again (after a rebalance, say), as at the start.
+    pub async fn wait_ready(&self) -> anyhow::Result<()> {
+        S::ready(&self.parts, &self.admin_url).await
+    }
+
     /// What the test kept of the app.
     pub fn parts(&self) -> &S::Parts {
         &self.parts

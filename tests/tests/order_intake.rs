@@ -774,6 +774,8 @@ async fn two_instances_racing_never_exceed_the_credit_limit() -> anyhow::Result<
     c.open_balance = usd(100_000);
     catalog(&ie, &[c]).await?;
     let body = order("C-RACE", json!([line("SKU-A", 1000.0, "EA")])); // 1,000.00
+                                                                      // Like a client: a 503 (the instance is not deciding, e.g. while the group rebalances) is
+                                                                      // retried with the same key and body.
     let fire = |url: String, key: String| {
         let body = body.clone();
         // B joining and A leaving rebalance the group: meanwhile the instances answer 503
@@ -805,8 +807,10 @@ async fn two_instances_racing_never_exceed_the_credit_limit() -> anyhow::Result<
     }
     ids.extend(collect(first).await?);
     ids.extend(collect(second).await?);
-    // 3. A leaves: B owns the customer's partition now, whoever had it before
+    // 3. A leaves: B owns the customer's partition now, whoever had it before (once the group
+    //    has rebalanced; until then B answers 503 not_deciding)
     a.stop().await?;
+    b.wait_ready().await?;
     let third: Vec<_> = (0..12)
         .map(|i| fire(b.url.clone(), format!("race-b3-{i}")))
         .collect();
@@ -913,5 +917,108 @@ async fn edi_and_http_submissions_produce_the_same_accepted_shape() -> anyhow::R
         }
     }
     assert_eq!(from_http, from_edi);
+    app.stop().await
+}
+
+/// The edges of the HTTP API: a path segment that is not UTF-8 and an over-long
+/// `X-Correlation-Id` answer 400 in the JSON error shape, an announced `Content-Length` above
+/// the limit gets 413 at once (no `100 Continue`), an absurd quantity is rejected as too large.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_edges_answer_in_json_and_at_once() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let ie = IntakeEnv::start().await?;
+    catalog(&ie, &[customer("C-OK", None)]).await?;
+    let mut settings = ie.settings()?;
+    settings.max_body_bytes = 4096;
+    let app = ie.run(settings).await?;
+
+    let r = get(&app.url, "/v1/orders/%ff%fe").await?;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("invalid_path")),
+        "{r:?}"
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let r = request(
+        reqwest::Method::DELETE,
+        &format!("{}/v1/orders/x", app.url),
+        Auth::ApiKey,
+        &[],
+        None,
+    )
+    .await?;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{r:?}"
+    );
+    assert!(
+        r.header("allow").is_some_and(|a| a.contains("GET")),
+        "{r:?}"
+    );
+
+    let good = order("C-OK", json!([line("SKU-A", 1.0, "EA")]));
+    let post_with = |key: &'static str, correlation: String, body: Value| {
+        let url = format!("{}/v1/orders", app.url);
+        async move {
+            request(
+                reqwest::Method::POST,
+                &url,
+                Auth::ApiKey,
+                &[
+                    ("content-type", "application/json"),
+                    ("idempotency-key", key),
+                    ("x-correlation-id", correlation.as_str()),
+                ],
+                Some(body.to_string()),
+            )
+            .await
+        }
+    };
+    let long = "c".repeat(129);
+    let r = post_with("k-corr-long", long, good.clone()).await?;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.body["errors"][0]["field"], "X-Correlation-Id", "{r:?}");
+    let max = "c".repeat(128);
+    let r = post_with("k-corr-max", max.clone(), good.clone()).await?;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["correlation_id"].as_str(), Some(max.as_str()));
+
+    let huge = order("C-OK", json!([line("SKU-A", 1e18, "EA")]));
+    let r = post_with("k-huge", "c-huge".into(), huge).await?;
+    assert_eq!((r.status, r.order_status()), (200, "REJECTED"), "{r:?}");
+    assert_eq!(r.reason_codes(), ["INVALID_QUANTITY"]);
+    let message = r.body["reasons"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("too large") && message.contains("1000000000000000 EA"),
+        "{message}"
+    );
+
+    // 10 GB announced, nothing sent: the answer comes without reading (or inviting) the body.
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await?;
+    let head = format!(
+        "POST /v1/orders HTTP/1.1\r\nhost: {addr}\r\nx-api-key: {}\r\nidempotency-key: k-10g\r\n\
+         content-type: application/json\r\ncontent-length: 10737418240\r\nexpect: 100-continue\r\n\r\n",
+        dsync_tests::intake::API_KEY
+    );
+    conn.write_all(head.as_bytes()).await?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The bound only keeps a regression from hanging the suite; the answer is immediate.
+    while !String::from_utf8_lossy(&answer).contains("body_too_large") {
+        let n = tokio::time::timeout(Duration::from_secs(30), conn.read(&mut buf))
+            .await
+            .context("no answer to the 10 GB announcement")??;
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(!answer.contains("100 Continue"), "{answer}");
+    assert!(answer.contains("\"error\":\"body_too_large\""), "{answer}");
     app.stop().await
 }

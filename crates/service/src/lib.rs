@@ -4,6 +4,13 @@
 //! telemetry, admin server) next to its own flags; its `App::build` starts a [`Runtime`] and
 //! takes from it the producer, the event codec, the metrics registry and the readiness handle.
 //! The runtime serves `/metrics`, `/healthz` and `/readyz` until the shutdown token fires.
+//!
+//! A service with an HTTP API also uses [`auth`] (API keys and bearer tokens, the same rules in
+//! every service) and [`http`] (the JSON error shape, body limits, JSON rejections, the server
+//! loop with its timeouts).
+
+pub mod auth;
+pub mod http;
 
 use std::net::SocketAddr;
 

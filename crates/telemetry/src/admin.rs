@@ -295,8 +295,7 @@ impl AdminServer {
         let listener =
             tokio::net::TcpListener::from_std(self.listener).map_err(TelemetryError::Serve)?;
         tracing::info!(addr = %self.local_addr, "admin server listening");
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
+        crate::http::serve(listener, self.router, shutdown)
             .await
             .map_err(TelemetryError::Serve)?;
         tracing::debug!(addr = %self.local_addr, "admin server stopped");

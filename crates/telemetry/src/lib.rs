@@ -27,9 +27,12 @@
 //! - [`propagation`]: W3C `traceparent` formatting/parsing and linking `tracing` spans to
 //!   remote parents (used for Kafka headers).
 //! - [`admin`]: the admin HTTP server (`/metrics`, `/healthz`, `/readyz`) and [`admin::Readiness`].
+//! - [`http`]: the HTTP server loop every server of the product runs (header-read and idle
+//!   timeout, graceful shutdown).
 //! - [`shutdown`]: SIGTERM/SIGINT handling.
 
 pub mod admin;
+pub mod http;
 pub mod propagation;
 pub mod shutdown;
 

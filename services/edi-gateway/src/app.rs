@@ -19,7 +19,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::{error, info, warn};
 
 use crate::gateway::Gateway;
-use crate::http::{self, UploadAuth};
+use crate::http;
 use crate::metrics::GatewayMetrics;
 use crate::profile::load_profiles;
 use crate::topics::Topics;
@@ -214,11 +214,10 @@ impl App {
             Ok("orders.events consumer")
         });
 
-        let router = http::router(
-            Arc::clone(&self.gateway),
-            UploadAuth::new(&s.upload_api_keys),
-            s.max_body_bytes,
-        );
+        if !s.upload_api_keys.is_empty() {
+            warn!("--upload-api-key (EDI_UPLOAD_API_KEYS) is deprecated: use --api-keys (API_KEYS) or --bearer-tokens (BEARER_TOKENS)");
+        }
+        let router = http::router(Arc::clone(&self.gateway), s.upload_auth(), s.max_body_bytes);
         let listener = tokio::net::TcpListener::from_std(self.listener).map_err(|source| {
             GatewayError::Http {
                 addr: self.http_addr.to_string(),
@@ -227,8 +226,7 @@ impl App {
         })?;
         let (st, addr) = (stop.clone(), self.http_addr);
         tasks.spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(st.cancelled_owned())
+            dsync_service::http::serve(listener, router, st.cancelled_owned())
                 .await
                 .map_err(|source| GatewayError::Http {
                     addr: addr.to_string(),

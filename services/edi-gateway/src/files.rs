@@ -177,24 +177,8 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Parses 64 hex digits.
-pub fn parse_sha256_hex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
-        let hi = (chunk[0] as char).to_digit(16)?;
-        let lo = (chunk[1] as char).to_digit(16)?;
-        out[i] = u8::try_from(hi * 16 + lo).ok()?;
-    }
-    Some(out)
-}
-
-/// Compares two digests in constant time.
-pub fn digest_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+/// Parses 64 hex digits (the parser of hashed credentials).
+pub use dsync_service::auth::parse_sha256_hex;
 
 /// `file://` URI of an absolute path.
 pub fn file_uri(path: &Path) -> String {
@@ -247,8 +231,8 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         let h = parse_sha256_hex(&sha256_hex(b"k")).expect("hex");
-        assert!(digest_eq(&h, &sha256(b"k")));
-        assert!(!digest_eq(&h, &sha256(b"j")));
+        assert_eq!(h, sha256(b"k"));
+        assert_ne!(h, sha256(b"j"));
         assert!(is_in_progress_name(".x") && is_in_progress_name("a.part"));
         assert!(!is_in_progress_name("po.x12"));
         let _ = fs::remove_dir_all(d);

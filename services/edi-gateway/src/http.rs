@@ -1,103 +1,130 @@
 //! The upload endpoint: `POST /partners/{partner}/interchanges` with the raw X12 as the body.
 //!
-//! Authentication: `Authorization: Bearer <key>` or `X-Api-Key: <key>`; the key must be one of
-//! the service's keys (`--upload-api-key`, any partner) or one whose SHA-256 is listed in the
-//! partner's profile (`upload.api_key_sha256`, that partner only). Keys are compared as SHA-256
-//! digests in constant time and never logged.
+//! Authentication ([`dsync_service::auth`], the same header rules as every API): an API key
+//! (`X-Api-Key`) from `--api-keys` or a bearer token (`Authorization: Bearer`) from
+//! `--bearer-tokens` may upload for any partner; a key whose SHA-256 is listed in the partner's
+//! profile (`upload.api_key_sha256`) may upload for that partner only, sent in either header.
+//! Keys are compared as SHA-256 digests in constant time and never logged. (The deprecated
+//! `--upload-api-key` keys count as both an API key and a bearer token.)
 //!
 //! Answers: `200` with the outcome (per interchange: outcome, TA1 note, groups and sets with
 //! their status and order ids, acknowledgement file) once everything is published and
 //! delivered; `202` with the same body when the outcome is journaled but publishing waits for
 //! the broker; `401` without a valid key; `403` with a key of another partner; `404` for an
-//! unknown partner; `400` for an empty body; `413` above `--max-body-bytes`; `500` when the
-//! file could not be archived.
+//! unknown partner; `400` for an empty body; `413` above `--max-body-bytes` (at once when
+//! `Content-Length` announces more); `500` when the file could not be archived. Errors have
+//! the shared JSON shape (`{"error": "<code>", "message": "..."}`).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::json;
+use dsync_service::auth::{AuthFailure, Authenticator, Presented, Principal, Unauthorized};
+use dsync_service::http::{json_fallbacks, limit_body, ApiError, Path};
 use tracing::warn;
 
-use crate::files;
 use crate::gateway::Gateway;
 use crate::journal::ReceiptSource;
-
-/// Who may upload.
-#[derive(Clone)]
-pub struct UploadAuth {
-    global: Vec<[u8; 32]>,
-}
-
-impl std::fmt::Debug for UploadAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UploadAuth")
-            .field("global_keys", &self.global.len())
-            .finish()
-    }
-}
-
-impl UploadAuth {
-    /// The service-wide keys.
-    pub fn new(global_keys: &[String]) -> Self {
-        UploadAuth {
-            global: global_keys
-                .iter()
-                .map(|k| files::sha256(k.trim().as_bytes()))
-                .collect(),
-        }
-    }
-}
 
 #[derive(Clone)]
 struct Api {
     gateway: Arc<Gateway>,
-    auth: UploadAuth,
+    auth: Authenticator,
 }
 
-fn presented_key(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let v = v.trim();
-        if let Some(k) = v
-            .strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-        {
-            return Some(k.trim().to_owned());
-        }
-    }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|k| k.trim().to_owned())
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
-    let mut r = (status, Json(json!({ "error": message }))).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut().insert(
-            axum::http::header::WWW_AUTHENTICATE,
-            axum::http::HeaderValue::from_static("Bearer"),
-        );
-    }
-    r
-}
-
-/// The upload router.
-pub fn router(gateway: Arc<Gateway>, auth: UploadAuth, max_upload_bytes: usize) -> Router {
-    Router::new()
-        .route("/partners/{partner}/interchanges", post(upload))
-        .layer(DefaultBodyLimit::max(max_upload_bytes))
+/// The upload router; `auth` holds the credentials allowed for every partner.
+pub fn router(gateway: Arc<Gateway>, auth: Authenticator, max_body_bytes: usize) -> Router {
+    let routes = Router::new().route("/partners/{partner}/interchanges", post(upload));
+    limit_body(json_fallbacks(routes), max_body_bytes)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&gateway),
+            count_too_large,
+        ))
         .with_state(Api { gateway, auth })
 }
 
-#[tracing::instrument(skip_all, fields(partner = %partner))]
+/// Counts every 413: those answered before the body is read (announced `Content-Length`) and
+/// those of a body that turned out too large.
+async fn count_too_large(
+    State(gateway): State<Arc<Gateway>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        gateway
+            .metrics()
+            .uploads
+            .with_label_values(&["too_large"])
+            .inc();
+    }
+    resp
+}
+
+/// Whether `presented` is one of the partner keys (every key compared).
+fn among(presented: &Presented, hashes: &[[u8; 32]]) -> bool {
+    hashes
+        .iter()
+        .fold(false, |found, h| presented.matches_digest(h) | found)
+}
+
+/// Why an upload is refused.
+enum Refused {
+    /// No valid credential (401).
+    Unauthorized(Unauthorized),
+    /// Another partner's key (403).
+    Forbidden,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Unauthorized(u) => u.into_response(),
+            Refused::Forbidden => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this API key may not upload for this partner",
+            )
+            .into_response(),
+        }
+    }
+}
+
+/// Who uploads for `partner`: a service-wide credential or one of the partner's keys.
+fn authenticate(api: &Api, partner: &str, headers: &HeaderMap) -> Result<Principal, Refused> {
+    let presented = Presented::from_headers(headers)
+        .map_err(|f| Refused::Unauthorized(api.auth.unauthorized(f)))?;
+    if let Some(p) = api.auth.verify(&presented) {
+        return Ok(p);
+    }
+    let profiles = api.gateway.profiles();
+    if profiles
+        .get(partner)
+        .is_some_and(|p| among(&presented, &p.upload_key_hashes))
+    {
+        return Ok(Principal::new(
+            format!("partner:{partner}"),
+            presented.scheme(),
+        ));
+    }
+    if profiles
+        .iter()
+        .any(|p| among(&presented, &p.upload_key_hashes))
+    {
+        return Err(Refused::Forbidden);
+    }
+    Err(Refused::Unauthorized(
+        api.auth
+            .unauthorized(AuthFailure::Invalid(presented.scheme())),
+    ))
+}
+
+#[tracing::instrument(skip_all, fields(partner = %partner, client))]
 async fn upload(
     State(api): State<Api>,
     Path(partner): Path<String>,
@@ -105,59 +132,45 @@ async fn upload(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let m = &api.gateway.metrics().uploads;
-    let Some(key) = presented_key(&headers) else {
-        m.with_label_values(&["unauthorized"]).inc();
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "an API key is required (Authorization: Bearer <key> or X-Api-Key)",
-        );
+    let client = match authenticate(&api, &partner, &headers) {
+        Ok(c) => c,
+        Err(refused) => {
+            let label = match refused {
+                Refused::Unauthorized(_) => "unauthorized",
+                Refused::Forbidden => "forbidden",
+            };
+            m.with_label_values(&[label]).inc();
+            return refused.into_response();
+        }
     };
-    let digest = files::sha256(key.as_bytes());
-    let global = api.auth.global.iter().any(|h| files::digest_eq(h, &digest));
-    let profile = api.gateway.profiles().get(&partner).cloned();
-    let partner_key = profile.as_ref().is_some_and(|p| {
-        p.upload_key_hashes
-            .iter()
-            .any(|h| files::digest_eq(h, &digest))
-    });
-    let other_partner = !global
-        && !partner_key
-        && api.gateway.profiles().iter().any(|p| {
-            p.upload_key_hashes
-                .iter()
-                .any(|h| files::digest_eq(h, &digest))
-        });
-    if other_partner {
-        m.with_label_values(&["forbidden"]).inc();
-        return error(
-            StatusCode::FORBIDDEN,
-            "this API key may not upload for this partner",
-        );
-    }
-    if !global && !partner_key {
-        m.with_label_values(&["unauthorized"]).inc();
-        return error(StatusCode::UNAUTHORIZED, "invalid API key");
-    }
-    let Some(profile) = profile else {
+    tracing::Span::current().record("client", client.name());
+    let Some(profile) = api.gateway.profiles().get(&partner).cloned() else {
         m.with_label_values(&["unknown_partner"]).inc();
-        return error(StatusCode::NOT_FOUND, &format!("unknown partner {partner}"));
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_partner",
+            format!("unknown partner {partner}"),
+        )
+        .into_response();
     };
     let body = match body {
         Ok(b) => b,
         Err(e) => {
             let status = e.status();
-            m.with_label_values(&[if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "too_large"
+            // A 413 is counted by `count_too_large`.
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "body_too_large"
             } else {
-                "bad_request"
-            }])
-            .inc();
-            return error(status, &e.body_text());
+                m.with_label_values(&["bad_request"]).inc();
+                "unreadable_body"
+            };
+            return ApiError::new(status, code, e.body_text()).into_response();
         }
     };
     if body.iter().all(u8::is_ascii_whitespace) {
         m.with_label_values(&["empty"]).inc();
-        return error(StatusCode::BAD_REQUEST, "the body is empty");
+        return ApiError::new(StatusCode::BAD_REQUEST, "empty_body", "the body is empty")
+            .into_response();
     }
     match api
         .gateway
@@ -180,7 +193,12 @@ async fn upload(
         Err(e) => {
             warn!(error = %e, "upload not received");
             m.with_label_values(&["failed"]).inc();
-            error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "not_received",
+                e.to_string(),
+            )
+            .into_response()
         }
     }
 }

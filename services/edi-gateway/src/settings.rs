@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use dsync_service::auth::{AuthSettings, Authenticator, Credential, Secret};
 use dsync_service::CommonSettings;
 
 use crate::GatewayError;
@@ -93,16 +94,23 @@ pub struct Settings {
     )]
     pub http_addr: SocketAddr,
 
-    /// API keys allowed to upload for any partner (comma-separated; sent as
-    /// `Authorization: Bearer <key>` or `X-Api-Key: <key>`). Partner-specific keys are given
-    /// as SHA-256 hashes in the profiles (`upload.api_key_sha256`). Never logged.
+    /// Credentials allowed to upload for any partner (`--api-keys`, `--bearer-tokens`; a
+    /// secret given in the clear needs at least 16 characters). Partner-specific keys are given
+    /// as SHA-256 hashes in the profiles (`upload.api_key_sha256`).
+    #[command(flatten)]
+    pub auth: AuthSettings,
+
+    /// Deprecated, for one release: bare keys allowed to upload for any partner, in either
+    /// header. Use `--api-keys` / `--bearer-tokens`.
     #[arg(
         long = "upload-api-key",
         env = "EDI_UPLOAD_API_KEYS",
         value_delimiter = ',',
+        value_parser = legacy_key,
+        hide = true,
         hide_env_values = true
     )]
-    pub upload_api_keys: Vec<String>,
+    pub upload_api_keys: Vec<Secret>,
 
     /// Largest accepted upload (request body), in bytes (413 above).
     #[arg(long = "max-body-bytes", env = "MAX_BODY_BYTES", alias = "max-upload-bytes", default_value_t = 32 * 1024 * 1024)]
@@ -154,14 +162,48 @@ impl Settings {
                 "--group-id (GROUP_ID) is empty".into(),
             ));
         }
-        if self.upload_api_keys.iter().any(|k| k.trim().len() < 16) {
+        if self
+            .upload_api_keys
+            .iter()
+            .any(|k| k.plain_len().is_some_and(|l| l < MIN_KEY_LEN))
+        {
             return Err(GatewayError::Config(
                 "--upload-api-key (EDI_UPLOAD_API_KEYS): every key needs at least 16 characters"
                     .into(),
             ));
         }
+        if let Some(name) = self.auth.shorter_than(MIN_KEY_LEN) {
+            return Err(GatewayError::Config(format!(
+                "--api-keys / --bearer-tokens (API_KEYS / BEARER_TOKENS): the secret of {name} needs at least 16 characters"
+            )));
+        }
         Ok(())
     }
+
+    /// The credentials allowed to upload for any partner: `--api-keys`, `--bearer-tokens`,
+    /// and the deprecated `--upload-api-key` keys as both (client name `upload-api-key`).
+    pub fn upload_auth(&self) -> Authenticator {
+        let legacy = self.upload_api_keys.iter().map(|secret| Credential {
+            name: "upload-api-key".into(),
+            secret: secret.clone(),
+        });
+        let mut api_keys = self.auth.api_keys.clone();
+        let mut bearer_tokens = self.auth.bearer_tokens.clone();
+        api_keys.extend(legacy.clone());
+        bearer_tokens.extend(legacy);
+        Authenticator::with_credentials("edi-gateway", api_keys, bearer_tokens)
+    }
+}
+
+/// Fewest characters of an upload key given in the clear.
+const MIN_KEY_LEN: usize = 16;
+
+fn legacy_key(s: &str) -> Result<Secret, String> {
+    let k = s.trim();
+    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("a key is visible ASCII without spaces".into());
+    }
+    Ok(Secret::plain(k))
 }
 
 /// Parses `500ms`, `30s`, `15m`, `24h`, `90d`: the project's duration syntax
@@ -207,6 +249,10 @@ mod tests {
         assert_eq!(s.group_id, "edi-gateway");
         assert_eq!(s.load_timeout, Duration::from_secs(120));
         assert!(s.validate().is_ok());
+        assert!(
+            !format!("{s:?}").contains("0123456789abcdef"),
+            "keys leak in Debug"
+        );
         let mut bad = s.clone();
         bad.upload_api_keys = vec!["short".into()];
         assert!(bad.validate().is_err());
@@ -227,6 +273,55 @@ mod tests {
         assert_eq!(s.group_id, "g1");
         assert_eq!(s.load_timeout, Duration::from_secs(5));
         assert_eq!(s.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn upload_credentials_by_the_shared_flags() {
+        let s = Settings::try_parse_from([
+            "edi-gateway",
+            "--api-keys",
+            "vendor:0123456789abcdef0123",
+            "--bearer-tokens",
+            "ops:sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ])
+        .expect("parse");
+        assert!(s.validate().is_ok(), "a hash has no length to check");
+        let short = Settings::try_parse_from(["edi-gateway", "--bearer-tokens", "ops:short"])
+            .expect("parse");
+        let err = short.validate().expect_err("short").to_string();
+        assert!(err.contains("ops") && err.contains("16"), "{err}");
+
+        // The deprecated keys work in either header, the new ones in their own.
+        let s = Settings::try_parse_from([
+            "edi-gateway",
+            "--upload-api-key",
+            "legacy-key-0123456789",
+            "--api-keys",
+            "vendor:vendor-key-0123456789",
+        ])
+        .expect("parse");
+        let auth = s.upload_auth();
+        let check = |name: &str, value: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                axum::http::HeaderValue::from_str(value).expect("value"),
+            );
+            auth.authenticate(&h).map(|p| p.name().to_owned()).ok()
+        };
+        assert_eq!(
+            check("x-api-key", "legacy-key-0123456789").as_deref(),
+            Some("upload-api-key")
+        );
+        assert_eq!(
+            check("authorization", "Bearer legacy-key-0123456789").as_deref(),
+            Some("upload-api-key")
+        );
+        assert_eq!(
+            check("x-api-key", "vendor-key-0123456789").as_deref(),
+            Some("vendor")
+        );
+        assert_eq!(check("authorization", "Bearer vendor-key-0123456789"), None);
     }
 
     #[test]

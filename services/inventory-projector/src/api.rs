@@ -1,20 +1,25 @@
-//! The availability API: `GET /v1/availability/{sku}?location=<id>`, authenticated by API key
-//! (`Authorization: Bearer <key>` or `X-API-Key: <key>`), answered from the projector's state.
+//! The availability API: `GET /v1/availability/{sku}?location=<id>`, authenticated by
+//! [`dsync_service::auth`] (`X-Api-Key: <key>` from `--api-keys`, `Authorization: Bearer
+//! <token>` from `--bearer-tokens`), answered from the projector's state.
 //!
 //! * 200: `{"sku": ..., "positions": [{"location_id", "warehouse_id", "on_hand", "reserved",
 //!   "backordered", "available", "channel_atp": {"HTTP": n, ...}, "safety_stock": {...},
 //!   "position_version", "last_movement_at"}]}` (one position with `location`).
 //! * 401 without a valid key; 404 for a SKU (or location) the projection does not hold;
 //!   503 `not_owner` when another instance owns the SKU's partition (ask it, or the compacted
-//!   availability topic), 503 `unavailable` while the state cannot be read.
+//!   availability topic), 503 `unavailable` while the state cannot be read; 400 for a path or
+//!   query that cannot be decoded; every error in the shared JSON shape
+//!   ([`dsync_service::http::ApiError`]).
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use dsync_service::auth::{Authenticator, Principal};
+use dsync_service::http::{json_fallbacks, ApiError, Path, Query};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -27,8 +32,8 @@ use crate::state::CHANNELS;
 pub struct Api {
     /// The projector.
     pub projector: Arc<Projector>,
-    /// Accepted keys.
-    pub api_keys: Vec<String>,
+    /// The API's credentials.
+    pub auth: Authenticator,
 }
 
 /// Query parameters.
@@ -65,51 +70,21 @@ pub struct PositionView {
 
 /// The router.
 pub fn router(api: Arc<Api>) -> Router {
-    Router::new()
-        .route("/v1/availability/{sku}", get(availability))
-        .with_state(api)
+    let routes = Router::new().route("/v1/availability/{sku}", get(availability));
+    json_fallbacks(api.auth.protect(routes)).with_state(api)
 }
 
-fn authorized(api: &Api, headers: &HeaderMap) -> bool {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").map(str::trim))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
-    let Some(given) = given else { return false };
-    api.api_keys
-        .iter()
-        .filter(|k| !k.is_empty())
-        .any(|k| constant_time_eq(k.as_bytes(), given.as_bytes()))
+fn error(status: StatusCode, code: &'static str, message: &str) -> Response {
+    ApiError::new(status, code, message).into_response()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({"error": code, "message": message}))).into_response()
-}
-
-#[tracing::instrument(skip(api, headers, q), fields(location = ?q.location))]
+#[tracing::instrument(skip(api, q), fields(location = ?q.location, client = %client))]
 async fn availability(
     State(api): State<Arc<Api>>,
+    client: Principal,
     Path(sku): Path<String>,
     Query(q): Query<AvailabilityQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    if !authorized(&api, &headers) {
-        let mut r = error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send an API key as Authorization: Bearer <key> or X-API-Key",
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return r;
-    }
     let st = match api.projector.lookup(&sku).await {
         Ok(Lookup::Found(st)) => st,
         Ok(Lookup::Unknown) => {

@@ -180,7 +180,7 @@ impl App {
 
         let router = api::router(Arc::new(Api {
             projector: Arc::clone(&projector),
-            api_keys: settings.api_keys.clone(),
+            auth: dsync_service::auth::Authenticator::new("inventory-projector", &settings.auth),
         }));
         let listener =
             tokio::net::TcpListener::from_std(listener).map_err(|source| ProjectorError::Http {
@@ -189,11 +189,11 @@ impl App {
             })?;
         info!(addr = %local_addr, "availability API listening");
         let http_stop = stop.clone();
-        let http_task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(http_stop.cancelled_owned())
-                .await
-        });
+        let http_task = tokio::spawn(dsync_service::http::serve(
+            listener,
+            router,
+            http_stop.cancelled_owned(),
+        ));
 
         let consumed = consumer_task
             .await

@@ -104,7 +104,8 @@
 //!
 //! ## HTTP
 //!
-//! `GET /v1/availability/{sku}?location=` ([`api`]), API key or bearer token (`--api-keys`).
+//! `GET /v1/availability/{sku}?location=` ([`api`]), with an API key (`--api-keys`) or a bearer
+//! token (`--bearer-tokens`) by the shared rules of `dsync_service::auth`.
 //! Answered from the owning instance's state; another instance answers 503 `not_owner`.
 //!
 //! ## Metrics

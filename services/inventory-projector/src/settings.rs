@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use dsync_bus::{parse_duration, TopicSpec};
 use dsync_events::topics::{self, defs, TopicDef};
+use dsync_service::auth::AuthSettings;
 use dsync_service::CommonSettings;
 
 use crate::handlers::Ctx;
@@ -24,15 +25,10 @@ pub struct Settings {
     )]
     pub http_addr: SocketAddr,
 
-    /// API keys accepted by the availability API, comma-separated; clients send one as
-    /// `Authorization: Bearer <key>` or `X-API-Key: <key>`. Required.
-    #[arg(
-        long = "api-keys",
-        env = "API_KEYS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
-    pub api_keys: Vec<String>,
+    /// Credentials of the availability API (`--api-keys`, `--bearer-tokens`); at least one
+    /// is required (unless `--rebuild`).
+    #[command(flatten)]
+    pub auth: AuthSettings,
 
     /// Prefix of every topic name the service reads and writes (e.g. `staging.`); tests use a
     /// unique one.
@@ -115,9 +111,9 @@ pub struct Settings {
 impl Settings {
     /// Checks the combination, naming the flag at fault.
     pub fn validate(&self) -> Result<(), ProjectorError> {
-        if !self.rebuild && self.api_keys.iter().all(|k| k.trim().is_empty()) {
+        if !self.rebuild && self.auth.is_empty() {
             return Err(ProjectorError::Config(
-                "--api-keys (API_KEYS) is required: the availability API is authenticated".into(),
+                "--api-keys (API_KEYS) and/or --bearer-tokens (BEARER_TOKENS) is required: the availability API is authenticated".into(),
             ));
         }
         if self.input_partitions < 1 || self.output_partitions < 1 {
@@ -236,9 +232,11 @@ mod tests {
 
     #[test]
     fn flags_and_defaults() {
-        let s =
-            Settings::try_parse_from(["inventory-projector", "--api-keys", "a,b"]).expect("parses");
-        assert_eq!(s.api_keys, vec!["a", "b"]);
+        let s = Settings::try_parse_from(["inventory-projector", "--api-keys", "shop:a,crm:b"])
+            .expect("parses");
+        let names: Vec<&str> = s.auth.api_keys.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["shop", "crm"]);
+        assert!(!format!("{s:?}").contains(":a"), "secrets leak in Debug");
         assert_eq!(s.gap_grace, Duration::from_secs(300));
         assert_eq!(s.topics().movements, "inventory.movements");
         assert!(s.validate().is_ok());
@@ -262,7 +260,7 @@ mod tests {
 
     #[test]
     fn partition_defaults_are_the_catalog_counts_and_flags_override_them() {
-        let s = Settings::try_parse_from(["x", "--api-keys", "k"]).expect("parses");
+        let s = Settings::try_parse_from(["x", "--api-keys", "t:k"]).expect("parses");
         assert_eq!((s.input_partitions, s.output_partitions), (12, 6));
         let t = s.topics();
         let specs = t.specs(s.input_partitions, s.output_partitions);

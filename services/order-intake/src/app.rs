@@ -210,8 +210,7 @@ impl App {
         let router = api::router(
             Arc::new(Api {
                 core: Arc::clone(&core),
-                api_keys: settings.api_keys.clone(),
-                bearer_tokens: settings.bearer_tokens.clone(),
+                auth: dsync_service::auth::Authenticator::new("order-intake", &settings.auth),
                 result_wait: settings.result_wait,
                 max_lines: settings.max_lines,
                 local: consumer.local_delivery(),
@@ -286,11 +285,11 @@ impl App {
             })?;
         let http = {
             let stop = inner.clone();
-            tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-            })
+            tokio::spawn(dsync_service::http::serve(
+                listener,
+                router,
+                stop.cancelled_owned(),
+            ))
         };
         let gauges = {
             let core = Arc::clone(&core);

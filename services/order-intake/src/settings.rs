@@ -1,11 +1,11 @@
 //! The service's settings: one clap struct, every flag with an environment variable, the
 //! shared Kafka / registry / telemetry / admin flags flattened from [`CommonSettings`].
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use dsync_bus::{parse_duration, PoisonPolicy};
+use dsync_service::auth::AuthSettings;
 use dsync_service::CommonSettings;
 
 use crate::IntakeError;
@@ -21,35 +21,9 @@ pub enum PriceMismatchPolicy {
     Reject,
 }
 
-/// One credential accepted by the API: a client name (recorded as `submitted_by`) and its secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credential {
-    /// Client name.
-    pub name: String,
-    /// The API key or bearer token.
-    pub secret: String,
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential")
-            .field("name", &self.name)
-            .field("secret", &"***")
-            .finish()
-    }
-}
-
-fn parse_credential(s: &str) -> Result<Credential, String> {
-    match s.split_once(':') {
-        Some((name, secret)) if !name.trim().is_empty() && !secret.trim().is_empty() => {
-            Ok(Credential {
-                name: name.trim().to_owned(),
-                secret: secret.trim().to_owned(),
-            })
-        }
-        _ => Err("expected <client name>:<secret>".to_owned()),
-    }
-}
+/// A credential of `--api-keys` / `--bearer-tokens` (the shared format of
+/// [`dsync_service::auth`]).
+pub use dsync_service::auth::Credential;
 
 /// order-intake: the order API (HTTP, idempotency keys) and the validation of every submitted
 /// order (HTTP and EDI) against ERP master data, credit and available-to-promise.
@@ -75,14 +49,10 @@ pub struct Settings {
     #[arg(long = "group-id", env = "GROUP_ID", default_value = "order-intake")]
     pub group_id: String,
 
-    /// API keys accepted in the `X-API-Key` header, comma-separated `<client>:<key>` (the
-    /// client name is recorded as `submitted_by`).
-    #[arg(long = "api-keys", env = "API_KEYS", value_delimiter = ',', value_parser = parse_credential, hide_env_values = true)]
-    pub api_keys: Vec<Credential>,
-
-    /// Bearer tokens accepted in the `Authorization` header, comma-separated `<client>:<token>`.
-    #[arg(long = "bearer-tokens", env = "BEARER_TOKENS", value_delimiter = ',', value_parser = parse_credential, hide_env_values = true)]
-    pub bearer_tokens: Vec<Credential>,
+    /// Credentials of the order API (`--api-keys`, `--bearer-tokens`); the client's name is
+    /// recorded as the order's `submitted_by`.
+    #[command(flatten)]
+    pub auth: AuthSettings,
 
     /// Largest request body accepted, in bytes (413 above).
     #[arg(long = "max-body-bytes", env = "MAX_BODY_BYTES", default_value_t = 256 * 1024)]
@@ -156,7 +126,7 @@ pub struct Settings {
 impl Settings {
     /// Checks the combination, naming the flag at fault.
     pub fn validate(&self) -> Result<(), IntakeError> {
-        if self.api_keys.is_empty() && self.bearer_tokens.is_empty() {
+        if self.auth.is_empty() {
             return Err(IntakeError::Config(
                 "no credentials: set --api-keys (API_KEYS) and/or --bearer-tokens (BEARER_TOKENS); every request must be authenticated".into(),
             ));
@@ -214,8 +184,8 @@ mod tests {
         assert_eq!(s.consumer_fetch_wait, Duration::from_millis(250));
         assert_eq!(s.follower_fetch_wait, Duration::from_millis(250));
         assert_eq!(s.result_wait, Duration::from_secs(2));
-        assert_eq!(s.api_keys.len(), 2);
-        assert_eq!(s.api_keys[1].name, "crm");
+        assert_eq!(s.auth.api_keys.len(), 2);
+        assert_eq!(s.auth.api_keys[1].name, "crm");
         assert!(s.validate().is_ok());
         assert!(!format!("{s:?}").contains("k1"), "secrets leak in Debug");
 
@@ -224,6 +194,18 @@ mod tests {
         assert!(err.contains("--api-keys"), "{err}");
 
         assert!(Settings::try_parse_from(["x", "--api-keys", "nosecret"]).is_err());
+        // The SHA-256 of "test" in place of the token.
+        let hashed = Settings::try_parse_from([
+            "x",
+            "--bearer-tokens",
+            "crm:sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ])
+        .expect("hashed token");
+        assert!(hashed.validate().is_ok());
+        assert_eq!(
+            hashed.auth.bearer_tokens[0].secret,
+            dsync_service::auth::Secret::plain("test")
+        );
         let s = Settings::try_parse_from([
             "x",
             "--bearer-tokens",

@@ -136,10 +136,10 @@ impl App {
         let listener =
             tokio::net::TcpListener::from_std(self.listener).map_err(RegistryError::Serve)?;
         info!(addr = %self.local_addr, "schema registry listening");
-        let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .map_err(RegistryError::Serve);
+        let served =
+            dsync_telemetry::http::serve(listener, self.router, shutdown.clone().cancelled_owned())
+                .await
+                .map_err(RegistryError::Serve);
         shutdown.cancel();
         drop(self.follow_stop);
         let _ = self.follow_task.await;

@@ -1,10 +1,12 @@
 //! The order API (axum): `POST /v1/orders`, `GET /v1/orders/{id}`, `GET /v1/openapi.json`.
 //!
-//! * Authentication: every `/v1/orders` request carries an API key (`X-API-Key`) or a bearer
-//!   token (`Authorization: Bearer ...`) from the configuration; 401 otherwise. The client's
-//!   name becomes the submission's `submitted_by`.
-//! * `POST /v1/orders` needs an `Idempotency-Key` header (400 without). The body is limited
-//!   (413), must be JSON (415), parse (400 with line and column) and validate (422 with the
+//! * Authentication ([`dsync_service::auth`]): every `/v1/orders` request carries an API key
+//!   (`X-Api-Key`) or a bearer token (`Authorization: Bearer ...`) from the configuration; 401
+//!   otherwise. The client's name becomes the submission's `submitted_by`.
+//! * `POST /v1/orders` needs an `Idempotency-Key` header (400 without); an `X-Correlation-Id`
+//!   longer than 128 characters (or not visible ASCII) is 400 too. The body is limited (413,
+//!   at once when `Content-Length` announces more), must be JSON (415), parse (400 with line
+//!   and column) and validate (422 with the
 //!   field path and reason of every problem). The order id is derived from the customer and
 //!   the key. If the order already has an outcome, the same body gets the original answer
 //!   (header `Idempotency-Replayed: true`) and another body 409, without publishing anything.
@@ -14,6 +16,8 @@
 //!   out to be taken by different content, else 202 PENDING with the status URL.
 //! * `GET /v1/orders/{id}`: the outcome; PENDING for a submission this instance published and
 //!   that has no outcome yet; 404 otherwise.
+//! * Every error, including unknown paths (404), other methods (405) and undecodable path
+//!   segments (400), has the JSON shape of [`dsync_service::http::ApiError`].
 
 pub mod model;
 
@@ -22,22 +26,23 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use dsync_bus::LocalDelivery;
+use dsync_service::auth::{Authenticator, Principal};
+use dsync_service::http::{json_fallbacks, json_response, limit_body, ApiError, Path};
 use dsync_telemetry::admin::Readiness;
 use serde_json::json;
 use tracing::{info, warn};
 
 use crate::core::Core;
 use crate::handlers::submissions::content_hash;
-use crate::settings::Credential;
 use crate::state::OrderRecord;
-use model::{status_url, FieldError, OrderRequest, OrderStatusBody};
+use model::{status_url, FieldError, OrderBody, OrderRequest, OrderStatusBody};
 
 /// The OpenAPI document of the API (also `services/order-intake/openapi.json`).
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -47,19 +52,19 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Header set on answers replayed from an earlier outcome.
 pub const IDEMPOTENCY_REPLAYED: &str = "idempotency-replayed";
 /// Header carrying an API key.
-pub const API_KEY: &str = "x-api-key";
+pub const API_KEY: &str = dsync_service::auth::API_KEY_HEADER;
 /// Optional header: the correlation id to use for the order's flow.
 pub const CORRELATION_ID: &str = "x-correlation-id";
+/// Longest accepted `X-Correlation-Id`.
+pub const MAX_CORRELATION_ID: usize = 128;
 
 /// What the handlers share.
 #[derive(Debug)]
 pub struct Api {
     /// The core.
     pub core: Arc<Core>,
-    /// Accepted API keys.
-    pub api_keys: Vec<Credential>,
-    /// Accepted bearer tokens.
-    pub bearer_tokens: Vec<Credential>,
+    /// The API's credentials.
+    pub auth: Authenticator,
     /// How long POST waits for the outcome.
     pub result_wait: Duration,
     /// Most lines per order.
@@ -85,71 +90,17 @@ impl Api {
     fn refuse_unless_deciding(&self) -> Option<Response> {
         let names: Vec<&str> = self.decide_checks.iter().map(String::as_str).collect();
         let (check, detail) = self.readiness.first_not_ready(&names)?;
-        let mut resp = error(
+        let mut resp = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_deciding",
             format!(
                 "this instance cannot decide orders now ({check}: {detail}); retry with the same Idempotency-Key"
             ),
-            &[],
-        );
+        )
+        .into_response();
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         Some(resp)
-    }
-}
-
-/// The authenticated client.
-#[derive(Debug, Clone)]
-pub struct Client(pub String);
-
-fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
-    // Serializing plain structs and `Value`s cannot fail.
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
-}
-
-fn error(
-    status: StatusCode,
-    code: &str,
-    message: impl Into<String>,
-    errors: &[FieldError],
-) -> Response {
-    let mut body = json!({ "error": code, "message": message.into() });
-    if !errors.is_empty() {
-        body["errors"] = json!(errors);
-    }
-    json_response(status, &body)
-}
-
-/// An error answer: status, machine-readable code, message and the fields at fault.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    errors: Vec<FieldError>,
-}
-
-impl ApiError {
-    fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<String>,
-        errors: Vec<FieldError>,
-    ) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            errors,
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        error(self.status, self.code, self.message, &self.errors)
     }
 }
 
@@ -157,16 +108,12 @@ impl IntoResponse for ApiError {
 pub fn router(api: Arc<Api>, max_body_bytes: usize) -> Router {
     let orders = Router::new()
         .route("/v1/orders", post(submit))
-        .route("/v1/orders/{order_id}", get(status))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&api),
-            authenticate,
-        ));
-    Router::new()
-        .merge(orders)
-        .route("/v1/openapi.json", get(openapi))
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .route("/v1/orders/{order_id}", get(status));
+    let routes = api
+        .auth
+        .protect(orders)
+        .route("/v1/openapi.json", get(openapi));
+    limit_body(json_fallbacks(routes), max_body_bytes)
         .layer(middleware::from_fn_with_state(Arc::clone(&api), observe))
         .with_state(api)
 }
@@ -178,10 +125,6 @@ async fn openapi() -> Response {
         OPENAPI,
     )
         .into_response()
-}
-
-async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "not_found", "no such resource", &[])
 }
 
 /// Request metrics by route template.
@@ -204,70 +147,17 @@ async fn observe(State(api): State<Arc<Api>>, req: Request, next: Next) -> Respo
     resp
 }
 
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn find(creds: &[Credential], presented: &str) -> Option<String> {
-    // Compare with every credential, so timing does not tell which one nearly matched.
-    let mut found = None;
-    for c in creds {
-        if ct_eq(c.secret.as_bytes(), presented.as_bytes()) {
-            found = Some(c.name.clone());
-        }
-    }
-    found
-}
-
-async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next) -> Response {
-    let headers = req.headers();
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .and_then(|t| find(&api.bearer_tokens, t.trim()));
-    let key = || {
-        headers
-            .get(API_KEY)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|k| find(&api.api_keys, k.trim()))
-    };
-    match bearer.or_else(key) {
-        Some(client) => {
-            req.extensions_mut().insert(Client(client));
-            next.run(req).await
-        }
-        None => {
-            let mut resp = error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a valid API key (X-API-Key) or bearer token (Authorization: Bearer) is required",
-                &[],
-            );
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"order-intake\""),
-            );
-            resp
-        }
-    }
+fn header_error(name: &str, code: &'static str, reason: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        code,
+        format!("{name} header {reason}"),
+    )
+    .with_errors(vec![FieldError::new(name, reason)])
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let bad = |reason: &str| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_idempotency_key",
-            format!("Idempotency-Key header {reason}"),
-            vec![FieldError {
-                field: "Idempotency-Key".into(),
-                reason: reason.into(),
-            }],
-        )
-    };
+    let bad = |reason: &str| header_error("Idempotency-Key", "invalid_idempotency_key", reason);
     let Some(v) = headers.get(IDEMPOTENCY_KEY) else {
         return Err(bad("is required"));
     };
@@ -279,6 +169,28 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
         return Err(bad("must be 1 to 255 visible ASCII characters"));
     }
     Ok(s.to_owned())
+}
+
+/// The `X-Correlation-Id` to use, if the request gives one (an empty one counts as none).
+fn correlation_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let bad = |reason: &str| header_error("X-Correlation-Id", "invalid_correlation_id", reason);
+    let Some(v) = headers.get(CORRELATION_ID) else {
+        return Ok(None);
+    };
+    let Ok(s) = v.to_str() else {
+        return Err(bad("must be visible ASCII"));
+    };
+    let s = s.trim();
+    if s.len() > MAX_CORRELATION_ID {
+        return Err(bad(&format!(
+            "must be at most {MAX_CORRELATION_ID} characters (it has {})",
+            s.len()
+        )));
+    }
+    if !s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(bad("must be visible ASCII"));
+    }
+    Ok((!s.is_empty()).then(|| s.to_owned()))
 }
 
 /// Parses the body: 400 when it is not JSON, 422 (with the field path) when it does not
@@ -293,12 +205,11 @@ fn parse(body: &[u8], max_lines: usize) -> Result<OrderRequest, ApiError> {
                 e.line(),
                 e.column()
             ),
-            Vec::new(),
         )
     };
     let mut de = serde_json::Deserializer::from_slice(body);
     let req: OrderRequest = match serde_path_to_error::deserialize(&mut de) {
-        Ok(r) => match de.end() {
+        Ok(OrderBody(r)) => match de.end() {
             Ok(()) => r,
             Err(e) => return Err(malformed(&e)),
         },
@@ -328,11 +239,8 @@ fn parse(body: &[u8], max_lines: usize) -> Result<OrderRequest, ApiError> {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_order",
                 format!("{field}: {message}"),
-                vec![FieldError {
-                    field,
-                    reason: message,
-                }],
-            ));
+            )
+            .with_errors(vec![FieldError::new(field, message)]));
         }
         Err(e) => return Err(malformed(e.inner())),
     };
@@ -344,8 +252,8 @@ fn parse(body: &[u8], max_lines: usize) -> Result<OrderRequest, ApiError> {
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_order",
             format!("{} problem(s) with the order", problems.len()),
-            problems,
-        ))
+        )
+        .with_errors(problems))
     }
 }
 
@@ -382,10 +290,10 @@ fn answer(rec: &OrderRecord, content_hash: &str, replayed: bool) -> Response {
     resp
 }
 
-#[tracing::instrument(skip_all, fields(order_id, correlation_id, client = %client.0))]
+#[tracing::instrument(skip_all, fields(order_id, correlation_id, client = %client))]
 async fn submit(
     State(api): State<Arc<Api>>,
-    Extension(client): Extension<Client>,
+    client: Principal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -393,23 +301,27 @@ async fn submit(
         Ok(k) => k,
         Err(e) => return e.into_response(),
     };
+    let given_correlation_id = match correlation_id(&headers) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
     let body = match body {
         Ok(b) => b,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(
+            return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 "the request body exceeds the size limit",
-                &[],
             )
+            .into_response()
         }
         Err(rejection) => {
-            return error(
+            return ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "unreadable_body",
                 rejection.body_text(),
-                &[],
             )
+            .into_response()
         }
     };
     let is_json = headers
@@ -421,12 +333,12 @@ async fn submit(
             m.eq_ignore_ascii_case("application/json") || m.to_ascii_lowercase().ends_with("+json")
         });
     if !is_json {
-        return error(
+        return ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "the body must be application/json",
-            &[],
-        );
+        )
+        .into_response();
     }
     let req = match parse(&body, api.max_lines) {
         Ok(r) => r,
@@ -436,12 +348,8 @@ async fn submit(
         return refused;
     }
     let event_id = uuid::Uuid::new_v4().to_string();
-    let correlation_id = headers
-        .get(CORRELATION_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|c| !c.is_empty() && c.len() <= 128)
-        .map_or_else(|| event_id.clone(), str::to_owned);
-    let sub = req.to_submission(&key, &client.0, &event_id, &correlation_id);
+    let correlation_id = given_correlation_id.unwrap_or_else(|| event_id.clone());
+    let sub = req.to_submission(&key, client.name(), &event_id, &correlation_id);
     let span = tracing::Span::current();
     span.record("order_id", sub.order_id.as_str());
     span.record("correlation_id", correlation_id.as_str());
@@ -477,12 +385,12 @@ async fn submit(
         core.pending.remove(&order_id);
         drop(rx);
         core.waiters.prune(&order_id);
-        let mut resp = error(
+        let mut resp = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the order could not be recorded; retry with the same Idempotency-Key",
-            &[],
-        );
+        )
+        .into_response();
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return resp;
@@ -524,12 +432,12 @@ async fn status(State(api): State<Arc<Api>>, Path(order_id): Path<String>) -> Re
     if api.core.pending.contains(&order_id) || api.core.in_flight(&order_id) {
         return json_response(StatusCode::OK, &OrderStatusBody::pending(&order_id));
     }
-    error(
+    ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
         format!("order {order_id} is not known (yet)"),
-        &[],
     )
+    .into_response()
 }
 
 #[cfg(test)]
@@ -537,28 +445,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credentials_compare_whole_secrets() {
-        let creds = vec![
-            Credential {
-                name: "shop".into(),
-                secret: "abc123".into(),
-            },
-            Credential {
-                name: "crm".into(),
-                secret: "xyz".into(),
-            },
-        ];
-        assert_eq!(find(&creds, "abc123").as_deref(), Some("shop"));
-        assert_eq!(find(&creds, "xyz").as_deref(), Some("crm"));
-        assert_eq!(find(&creds, "abc12"), None);
-        assert_eq!(find(&creds, ""), None);
-    }
-
-    #[test]
     fn parse_errors_name_the_field() {
         let status = |body: &str| match parse(body.as_bytes(), 10) {
             Ok(_) => 200,
-            Err(e) => e.status.as_u16(),
+            Err(e) => e.status().as_u16(),
         };
         assert_eq!(status("{not json"), 400);
         assert_eq!(
@@ -575,6 +465,47 @@ mod tests {
             ),
             200
         );
+        let err = parse(
+            br#"{"customer_id": "C1", "currency": "USD", "ship_to": [null, null], "lines": [{"sku": "A", "quantity": 1, "unit": "EA"}]}"#,
+            10,
+        )
+        .expect_err("an array for an object");
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.errors()[0].field, "ship_to");
+        assert!(err.errors()[0].reason.contains("a JSON object"), "{err:?}");
+        assert_eq!(
+            parse(br#"[{"customer_id": "C1"}]"#, 10)
+                .expect_err("root array")
+                .status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+
+    #[test]
+    fn correlation_ids_up_to_128_visible_characters() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(CORRELATION_ID, HeaderValue::from_str(v).expect("header"));
+            correlation_id(&h)
+        };
+        assert_eq!(correlation_id(&HeaderMap::new()).ok(), Some(None));
+        assert_eq!(with("").ok(), Some(None), "empty: the event id is used");
+        assert_eq!(with("corr-1").ok(), Some(Some("corr-1".to_owned())));
+        let max = "c".repeat(MAX_CORRELATION_ID);
+        assert_eq!(with(&max).ok(), Some(Some(max.clone())));
+        let err = with(&format!("{max}c")).expect_err("too long");
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(err.code(), "invalid_correlation_id");
+        assert_eq!(err.errors()[0].field, "X-Correlation-Id");
+        assert!(err.message().contains("at most 128"), "{}", err.message());
+        let err = with("a\tb").expect_err("tab");
+        assert_eq!(err.errors()[0].field, "X-Correlation-Id");
+        let mut h = HeaderMap::new();
+        h.insert(
+            CORRELATION_ID,
+            HeaderValue::from_bytes(b"caf\xc3\xa9").expect("header"),
+        );
+        assert!(correlation_id(&h).is_err(), "not ASCII");
     }
 
     #[test]
@@ -583,5 +514,16 @@ mod tests {
         assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
         assert!(doc["paths"]["/v1/orders"]["post"].is_object());
         assert!(doc["paths"]["/v1/orders/{order_id}"]["get"].is_object());
+        let params = doc["paths"]["/v1/orders"]["post"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let max_len = |name: &str| {
+            params
+                .iter()
+                .find(|p| p["name"] == name)
+                .and_then(|p| p["schema"]["maxLength"].as_u64())
+        };
+        assert_eq!(max_len("X-Correlation-Id"), Some(MAX_CORRELATION_ID as u64));
+        assert_eq!(max_len("Idempotency-Key"), Some(255));
     }
 }

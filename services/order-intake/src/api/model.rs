@@ -39,7 +39,7 @@ pub struct OrderRequest {
     #[serde(default)]
     pub customer_po_number: Option<String>,
     /// Where to ship; the customer's default ship-to when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::optional")]
     pub ship_to: Option<ShipToRequest>,
     /// Requested ship date (`YYYY-MM-DD`).
     #[serde(default)]
@@ -50,7 +50,108 @@ pub struct OrderRequest {
     /// ISO 4217 currency.
     pub currency: String,
     /// Lines (at least one).
+    #[serde(deserialize_with = "object::list")]
     pub lines: Vec<LineRequest>,
+}
+
+/// The body of `POST /v1/orders`: an [`OrderRequest`] that must be a JSON object.
+#[derive(Debug, Clone)]
+pub struct OrderBody(pub OrderRequest);
+
+impl<'de> Deserialize<'de> for OrderBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        object::required(d).map(OrderBody)
+    }
+}
+
+/// Objects of the request only as JSON objects: serde's derived structs also take an array of
+/// their fields in order (`"ship_to": [null, null, null]`), which the schema does not allow.
+mod object {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
+
+    struct Object<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map))
+        }
+    }
+
+    impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Object<T> {
+        type Value = T;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    /// A JSON object.
+    pub fn required<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+        d.deserialize_map(Object(PhantomData))
+    }
+
+    struct Optional<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Optional<T> {
+        type Value = Option<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object or null")
+        }
+
+        fn visit_none<E>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+            required(d).map(Some)
+        }
+    }
+
+    /// A JSON object or null.
+    pub fn optional<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        d.deserialize_option(Optional(PhantomData))
+    }
+
+    struct List<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for List<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of JSON objects")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(v) = seq.next_element_seed(Object(PhantomData))? {
+                out.push(v);
+            }
+            Ok(out)
+        }
+    }
+
+    /// An array of JSON objects.
+    pub fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+        d.deserialize_seq(List(PhantomData))
+    }
 }
 
 /// Ship-to of a request.
@@ -64,7 +165,7 @@ pub struct ShipToRequest {
     #[serde(default)]
     pub name: Option<String>,
     /// A one-time address.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::optional")]
     pub address: Option<AddressRequest>,
 }
 
@@ -113,7 +214,7 @@ pub struct LineRequest {
     /// Unit code (EA, CS, ...).
     pub unit: String,
     /// Expected price per `unit`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::optional")]
     pub submitted_unit_price: Option<MoneyRequest>,
 }
 
@@ -127,20 +228,11 @@ pub struct MoneyRequest {
     pub currency: String,
 }
 
-/// One problem with a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// Path of the field (`lines[0].quantity`).
-    pub field: String,
-    /// What is wrong.
-    pub reason: String,
-}
+/// One problem with a request (the shared error shape's `errors[]`).
+pub use dsync_service::http::FieldError;
 
 fn err(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.into(),
-        reason: reason.into(),
-    }
+    FieldError::new(field, reason)
 }
 
 fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
@@ -507,6 +599,40 @@ mod tests {
         }));
         assert_eq!(too_many.validate(1)[0].field, "lines");
         assert!(too_many.validate(2).is_empty());
+    }
+
+    #[test]
+    fn objects_must_be_json_objects() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<OrderBody>(v).map(|b| b.0);
+        let line = json!({"sku": "A", "quantity": 1, "unit": "EA"});
+        let ok = json!({"customer_id": "C1", "currency": "USD", "lines": [line.clone()]});
+        assert!(parse(ok.clone()).is_ok());
+        let mut with_ship_to = ok.clone();
+        with_ship_to["ship_to"] = json!({"ship_to_id": "S1"});
+        assert!(parse(with_ship_to.clone()).is_ok());
+        with_ship_to["ship_to"] = json!(null);
+        assert!(parse(with_ship_to.clone()).is_ok(), "null is no ship-to");
+        for (path, array) in [
+            ("ship_to", json!([null, null, null])),
+            ("ship_to", json!(["S1"])),
+        ] {
+            let mut bad = ok.clone();
+            bad[path] = array;
+            let err = parse(bad)
+                .expect_err("an array is not an object")
+                .to_string();
+            assert!(err.contains("a JSON object"), "{err}");
+        }
+        let mut bad = ok.clone();
+        bad["lines"] = json!([["A", null, null, null, null, 1, "EA", null]]);
+        assert!(parse(bad).is_err(), "a line as an array");
+        let mut bad = ok.clone();
+        bad["lines"][0]["submitted_unit_price"] = json!([100, "USD"]);
+        assert!(parse(bad).is_err(), "a price as an array");
+        let mut bad = ok.clone();
+        bad["ship_to"] = json!({"address": ["x", null, "y", null, null, "US"]});
+        assert!(parse(bad).is_err(), "an address as an array");
+        assert!(parse(json!(["C1", "HTTP", null, null, null, null, "USD", []])).is_err());
     }
 
     #[test]

@@ -603,23 +603,24 @@ pub fn decide(
             );
             continue;
         };
-        #[allow(clippy::cast_precision_loss)]
-        let base_f = line.quantity * unit.factor_to_base as f64;
-        let base = base_f.round();
-        if !base_f.is_finite() || base < 1.0 || (base_f - base).abs() > 1e-6 || base > 1e15 {
-            reasons.add(
-                RejectionCode::InvalidQuantity,
-                format!(
-                    "line {}: quantity {} {} is not a positive whole number of {} (factor {})",
-                    line.line_number, line.quantity, unit.unit, item.base_unit, unit.factor_to_base
-                ),
-                n,
-                field("quantity"),
-            );
-            continue;
-        }
-        #[allow(clippy::cast_possible_truncation)]
-        let ordered_base = base as i64;
+        let ordered_base = match base_quantity(line.quantity, unit.factor_to_base) {
+            Ok(b) => b,
+            Err(problem) => {
+                reasons.add(
+                    RejectionCode::InvalidQuantity,
+                    format!(
+                        "line {}: quantity {} {} {}",
+                        line.line_number,
+                        line.quantity,
+                        unit.unit,
+                        problem.describe(&item.base_unit, unit.factor_to_base)
+                    ),
+                    n,
+                    field("quantity"),
+                );
+                continue;
+            }
+        };
         let Some(c) = customer else { continue };
         let Some((entry, price_factor)) = resolve_price(md, c, item, currency, date, &unit.unit)
         else {
@@ -868,6 +869,51 @@ pub fn duplicate_report(
     }
 }
 
+/// Most base units one line may order (beyond this an `f64` quantity stops being exact).
+pub const MAX_BASE_QUANTITY: i64 = 1_000_000_000_000_000;
+
+/// Why a line's quantity cannot be ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuantityProblem {
+    /// Zero, negative, or not a whole number of base units.
+    NotWhole,
+    /// More than [`MAX_BASE_QUANTITY`] base units.
+    TooLarge,
+}
+
+impl QuantityProblem {
+    fn describe(self, base_unit: &str, factor: i64) -> String {
+        match self {
+            QuantityProblem::NotWhole => {
+                format!("is not a positive whole number of {base_unit} (factor {factor})")
+            }
+            QuantityProblem::TooLarge => format!(
+                "is too large: at most {MAX_BASE_QUANTITY} {base_unit} per line (factor {factor})"
+            ),
+        }
+    }
+}
+
+/// `quantity` of a unit of `factor` base units, as a whole number of base units.
+fn base_quantity(quantity: f64, factor: i64) -> Result<i64, QuantityProblem> {
+    #[allow(clippy::cast_precision_loss)]
+    let base_f = quantity * factor as f64;
+    #[allow(clippy::cast_precision_loss)]
+    let max = MAX_BASE_QUANTITY as f64;
+    if base_f.is_nan() {
+        return Err(QuantityProblem::NotWhole);
+    }
+    if base_f > max {
+        return Err(QuantityProblem::TooLarge);
+    }
+    let base = base_f.round();
+    if base < 1.0 || (base_f - base).abs() > 1e-6 {
+        return Err(QuantityProblem::NotWhole);
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(base as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1067,6 +1113,31 @@ mod tests {
                 .collect::<Vec<_>>(),
             "1.5 cases = 18 eaches is fine"
         );
+    }
+
+    #[test]
+    fn quantities_convert_to_whole_base_units_within_the_bound() {
+        assert_eq!(base_quantity(1.5, 12), Ok(18));
+        assert_eq!(base_quantity(1.0, 1), Ok(1));
+        assert_eq!(base_quantity(1e15, 1), Ok(MAX_BASE_QUANTITY));
+        assert_eq!(base_quantity(0.1, 12), Err(QuantityProblem::NotWhole));
+        assert_eq!(base_quantity(0.0, 1), Err(QuantityProblem::NotWhole));
+        assert_eq!(base_quantity(-3.0, 1), Err(QuantityProblem::NotWhole));
+        assert_eq!(base_quantity(f64::NAN, 1), Err(QuantityProblem::NotWhole));
+        assert_eq!(base_quantity(1e18, 1), Err(QuantityProblem::TooLarge));
+        assert_eq!(base_quantity(1e15, 12), Err(QuantityProblem::TooLarge));
+        assert_eq!(
+            base_quantity(f64::INFINITY, 1),
+            Err(QuantityProblem::TooLarge)
+        );
+        let too_large = QuantityProblem::TooLarge.describe("EA", 1);
+        assert_eq!(
+            too_large,
+            "is too large: at most 1000000000000000 EA per line (factor 1)"
+        );
+        assert!(QuantityProblem::NotWhole
+            .describe("EA", 12)
+            .contains("positive whole number"));
     }
 
     #[test]
