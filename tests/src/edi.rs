@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use dsync_bus::EventProducer;
-use dsync_edi_gateway::{App, Gateway, GatewayError, Settings};
+use dsync_edi_gateway::{App, Gateway, Settings};
 use dsync_events::{AnyEvent, EventCodec, RegistrySettings};
+use dsync_service::HostError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -105,7 +106,7 @@ pub struct RunningGateway {
     /// The core.
     pub gateway: Arc<Gateway>,
     stop: CancellationToken,
-    task: Option<JoinHandle<Result<(), GatewayError>>>,
+    task: Option<JoinHandle<Result<(), HostError>>>,
 }
 
 impl RunningGateway {

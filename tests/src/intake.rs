@@ -15,7 +15,8 @@ use dsync_events::{
     WarehouseLocationUpserted,
 };
 use dsync_order_intake::topics::Topics;
-use dsync_order_intake::{App, IntakeError, Settings};
+use dsync_order_intake::{App, Settings};
+use dsync_service::HostError;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -209,7 +210,7 @@ pub struct RunningIntake {
     /// `http://host:port` of the admin server.
     pub admin_url: String,
     stop: CancellationToken,
-    task: Option<JoinHandle<Result<(), IntakeError>>>,
+    task: Option<JoinHandle<Result<(), HostError>>>,
 }
 
 impl RunningIntake {

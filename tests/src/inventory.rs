@@ -16,7 +16,8 @@ use dsync_events::{
     ReleaseReason, ReservationReleaseRequested, ReservationRequested,
 };
 use dsync_inventory_projector::projector::Projector;
-use dsync_inventory_projector::{App, ProjectorError, Settings, Topics};
+use dsync_inventory_projector::{App, Settings, Topics};
+use dsync_service::HostError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -54,7 +55,7 @@ pub struct RunningProjector {
     /// Its metrics.
     pub metrics: prometheus::Registry,
     stop: CancellationToken,
-    task: Option<JoinHandle<Result<(), ProjectorError>>>,
+    task: Option<JoinHandle<Result<(), HostError>>>,
 }
 
 impl RunningProjector {
@@ -297,7 +298,7 @@ impl InventoryEnv {
     /// Starts an instance.
     pub async fn start(&self, settings: Settings) -> anyhow::Result<RunningProjector> {
         let stop = CancellationToken::new();
-        let app = App::build(settings, stop.clone()).await?;
+        let app = App::build(settings).await?;
         let url = app.url();
         let projector = Arc::clone(app.projector());
         let metrics = app.metrics_registry().clone();

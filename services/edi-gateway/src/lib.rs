@@ -108,7 +108,7 @@ pub mod settings;
 pub mod state;
 pub mod topics;
 
-pub use app::App;
+pub use app::{App, Service};
 pub use error::GatewayError;
 pub use gateway::{Gateway, ReceiveOutcome};
 pub use profile::{load_profiles, PartnerProfile, Profiles};

@@ -125,6 +125,6 @@ pub mod rules;
 pub mod settings;
 pub mod state;
 
-pub use app::App;
+pub use app::{App, Service};
 pub use error::ProjectorError;
 pub use settings::{Settings, Topics};

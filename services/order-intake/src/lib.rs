@@ -93,7 +93,7 @@ pub mod settings;
 pub mod state;
 pub mod topics;
 
-pub use app::App;
+pub use app::{App, Service};
 pub use error::IntakeError;
 pub use handlers::submissions::order_id_for;
 pub use settings::Settings;
