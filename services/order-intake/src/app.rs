@@ -15,10 +15,9 @@ use futures::FutureExt as _;
 use tracing::info;
 
 use crate::api::{self, Api};
-use crate::consumer::SubmissionHandler;
 use crate::core::Core;
 use crate::follow::{self, Apply, HistorySink, InvoiceSink, MasterSink, Progress};
-use crate::handlers::submissions::Policy;
+use crate::handlers::submissions::{Policy, SubmissionHandler};
 use crate::metrics::IntakeMetrics;
 use crate::state::Table;
 use crate::topics::Topics;
