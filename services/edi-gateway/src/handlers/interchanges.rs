@@ -1100,7 +1100,13 @@ impl<'c> Builder<'c> {
             self.push_exception(&spec, None);
             return Vec::new();
         }
-        let beg01 = (BEG01_HEADER.to_owned(), po.purpose.code().to_owned());
+        let topics = self.ctx.topics;
+        let planned = |topic: &str, key: String, event: GatewayEvent| {
+            let mut rec = PlannedRecord::new(topic, &key, event);
+            rec.headers
+                .push((BEG01_HEADER.to_owned(), po.purpose.code().to_owned()));
+            vec![rec]
+        };
         match map_850(p, po, src) {
             PoMapping::Submit {
                 event,
@@ -1112,25 +1118,21 @@ impl<'c> Builder<'c> {
                     self.duplicate_copy(po, &event, doc, event_id);
                 }
                 let key = event.customer_id.to_string();
-                let mut rec = PlannedRecord::new(
-                    &self.ctx.topics.submissions,
-                    &key,
+                planned(
+                    &topics.submissions,
+                    key,
                     GatewayEvent::OrderSubmitted(*event),
-                );
-                rec.headers.push(beg01);
-                vec![rec]
+                )
             }
             PoMapping::Cancel(event) => {
                 set_sum.order_id = Some(event.order_id.to_string());
                 set_sum.action = Some("cancel_requested".into());
                 let key = event.order_id.to_string();
-                let mut rec = PlannedRecord::new(
-                    &self.ctx.topics.order_events,
-                    &key,
+                planned(
+                    &topics.order_events,
+                    key,
                     GatewayEvent::OrderCancelRequested(*event),
-                );
-                rec.headers.push(beg01);
-                vec![rec]
+                )
             }
             PoMapping::NotMapped { reason, order_id } => {
                 set_sum.action = Some("not_mapped".into());
