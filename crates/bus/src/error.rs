@@ -45,6 +45,20 @@ pub enum BusError {
         /// The handler's message.
         message: String,
     },
+    /// A materializer's sink classified a record as fatal: the materializer stopped before it
+    /// (see [`crate::reader::Materializer`]).
+    #[error("materializing {topic}/{partition}@{offset}: {source}")]
+    Materialize {
+        /// Source topic.
+        topic: String,
+        /// Source partition.
+        partition: i32,
+        /// Offset of the record (not applied).
+        offset: i64,
+        /// The sink's failure, with its source chain.
+        #[source]
+        source: HandlerError,
+    },
     /// A background task ended abnormally.
     #[error("internal: {0}")]
     Internal(String),

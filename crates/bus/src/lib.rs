@@ -5,7 +5,9 @@
 //!   acknowledged, failure classes (transient / poison / fatal), dead-letter topics with
 //!   `skip` or `park-key` poison policies, rebalance-safe, graceful shutdown.
 //! * [`admin`]: declare topics and create the missing ones idempotently.
-//! * [`reader`]: bounded reads and end offsets that never trust ListOffsets (broker quirk).
+//! * [`reader`]: bounded reads and end offsets that never trust ListOffsets (broker quirk), and
+//!   the [`reader::Materializer`] that follows a topic into local state with progress and one
+//!   policy for undecodable records.
 
 pub mod admin;
 pub mod consumer;

@@ -31,6 +31,9 @@ pub const LOCAL_DELIVERIES: &str = "dsync_bus_local_deliveries_total";
 pub const CONSUMER_REJOINS: &str = "dsync_bus_consumer_rejoins_total";
 /// Partitions this member owns, by group (as the membership watchdog last saw them).
 pub const PARTITIONS_OWNED: &str = "dsync_bus_consumer_partitions_owned";
+/// Records a materializer (`reader::Materializer`) read, by topic and result: `applied`
+/// (changed the state), `unchanged`, `ignored` (not wanted), `skipped` (undecodable).
+pub const MATERIALIZED: &str = "dsync_bus_materialized_records_total";
 
 /// Handles to the standard metrics, registered once per registry.
 #[derive(Debug, Clone)]
@@ -47,6 +50,7 @@ pub struct BusMetrics {
     pub(crate) produce_ack: HistogramVec,
     pub(crate) rejoins: IntCounterVec,
     pub(crate) partitions_owned: IntGaugeVec,
+    pub(crate) materialized: IntCounterVec,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(
@@ -163,6 +167,14 @@ impl BusMetrics {
                     &["group"],
                 )
                 .map_err(|e| BusError::Internal(e.to_string()))?,
+            )?,
+            materialized: reg(
+                registry,
+                counter(
+                    MATERIALIZED,
+                    "Records read by a materializer, by result (applied, unchanged, ignored, skipped).",
+                    &["topic", "result"],
+                )?,
             )?,
         })
     }

@@ -4,6 +4,13 @@
 //! Reads start at the beginning (always a batch boundary) and end at partition EOF; end offsets
 //! come from fetch high-water marks, never from ListOffsets (see [`crate::quirks`]). A read from
 //! an offset starts at the producer batch containing it and drops the records before it.
+//!
+//! [`Materializer`] follows a topic into local state with [`Progress`] and the one policy for
+//! undecodable records (see [`materializer`]).
+
+pub mod materializer;
+
+pub use materializer::{load, Apply, Counts, Materializer, Progress, Summary};
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -225,74 +232,6 @@ fn first_timestamp(
         }
     }
     Err(BusError::Timeout("reading the first record".into()))
-}
-
-/// Follows every partition of a topic from the beginning, for ever, without a consumer group:
-/// each instance of a service that keeps a full copy of a topic (the schema registry's
-/// `_schemas`, master data) reads it all. Records arrive in offset order per partition.
-#[derive(Debug)]
-pub struct TopicFollower {
-    rx: tokio::sync::mpsc::Receiver<InboundRecord>,
-    stop: tokio_util::sync::CancellationToken,
-    partitions: i32,
-}
-
-impl TopicFollower {
-    /// Starts following `topic` from its beginning.
-    pub async fn start(settings: &KafkaSettings, topic: &str) -> Result<Self, BusError> {
-        let partitions = partitions_of(settings, topic).await?;
-        let consumer = probe_consumer(settings, false)?;
-        assign_all(&consumer, topic, partitions, Offset::Beginning)?;
-        let (tx, rx) = tokio::sync::mpsc::channel(4096);
-        let stop = tokio_util::sync::CancellationToken::new();
-        let thread_stop = stop.clone();
-        let name = format!("follow-{topic}");
-        std::thread::Builder::new()
-            .name(name.chars().take(15).collect())
-            .spawn(move || {
-                while !thread_stop.is_cancelled() {
-                    match consumer.poll(Duration::from_millis(100)) {
-                        Some(Ok(m)) => {
-                            if tx
-                                .blocking_send(InboundRecord::from_owned(&m.detach()))
-                                .is_err()
-                            {
-                                break;
-                            }
-                        }
-                        Some(Err(KafkaError::PartitionEOF(_))) | None => {}
-                        Some(Err(e)) => tracing::warn!(error = %e, "follower poll error"),
-                    }
-                }
-            })
-            .map_err(|e| BusError::Internal(format!("spawning follower: {e}")))?;
-        Ok(Self {
-            rx,
-            stop,
-            partitions,
-        })
-    }
-
-    /// The next record, waiting for one; `None` once stopped.
-    pub async fn next(&mut self) -> Option<InboundRecord> {
-        self.rx.recv().await
-    }
-
-    /// Number of partitions followed.
-    pub fn partitions(&self) -> i32 {
-        self.partitions
-    }
-
-    /// Stops following (the background thread ends within 100 ms).
-    pub fn stop(&self) {
-        self.stop.cancel();
-    }
-}
-
-impl Drop for TopicFollower {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
 }
 
 /// Where a [`RangeReader`] starts.

@@ -157,6 +157,18 @@ impl Readiness {
         self.lock().insert(name.to_owned(), Check::Probe(probe));
     }
 
+    /// The first of the push-style checks `names` that is not ready (or not set yet), with its
+    /// detail; `None` when all are ready. Cheap (no probe runs): for request paths that must
+    /// refuse work while the instance cannot do it.
+    pub fn first_not_ready(&self, names: &[&str]) -> Option<(String, String)> {
+        let checks = self.lock();
+        names.iter().find_map(|n| match checks.get(*n) {
+            Some(Check::State { ready: true, .. }) | Some(Check::Probe(_)) => None,
+            Some(Check::State { detail, .. }) => Some(((*n).to_owned(), detail.clone())),
+            None => Some(((*n).to_owned(), "not started".to_owned())),
+        })
+    }
+
     /// Removes the check `name`, if any.
     pub fn remove(&self, name: &str) {
         self.lock().remove(name);

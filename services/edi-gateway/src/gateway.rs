@@ -173,35 +173,37 @@ impl Gateway {
         lock(&self.pending).len()
     }
 
-    /// Rebuilds every partner's state from `edi.documents`; returns the number of records read.
+    /// Rebuilds every partner's state from `edi.documents` (to its end offsets of now, with a
+    /// [`dsync_bus::reader::Materializer`]: a registry outage is retried until `timeout`, any
+    /// other undecodable record is skipped with a WARN); returns the number of records read.
     #[tracing::instrument(skip_all, fields(topic = %self.topics.edi_documents))]
     pub async fn load_state(
         &self,
         settings: &dsync_bus::KafkaSettings,
         timeout: Duration,
     ) -> Result<usize, GatewayError> {
-        let records =
-            dsync_bus::reader::read_to_end(settings, &self.topics.edi_documents, timeout).await?;
-        let n = records.len();
-        let mut applied = 0usize;
-        for r in &records {
-            let event = match self.codec.decode_record(r).await {
-                Ok(e) => e,
-                Err(e) if e.is_transient() => return Err(e.into()),
-                Err(e) => {
-                    warn!(partition = r.partition, offset = r.offset, error = %e, "skipping an undecodable edi.documents record");
-                    continue;
-                }
-            };
-            let Some(ev) = EdiEvent::from_any(&event) else {
-                continue;
-            };
-            if let Some(state) = self.partners.get(ev.partner_id()) {
-                edi_documents::apply(&mut *state.lock().await, ev);
-                applied += 1;
+        let mut states = HashMap::new();
+        for (id, state) in &self.partners {
+            states.insert(id.clone(), state.lock().await.clone());
+        }
+        let sink = StateLoad {
+            codec: self.codec.clone(),
+            states,
+        };
+        let (sink, summary) =
+            dsync_bus::reader::load(settings, &self.topics.edi_documents, sink, timeout).await?;
+        for (id, loaded) in sink.states {
+            if let Some(state) = self.partners.get(&id) {
+                *state.lock().await = loaded;
             }
         }
-        info!(records = n, applied, "state rebuilt from edi.documents");
+        let n = usize::try_from(summary.counts.total()).unwrap_or(usize::MAX);
+        info!(
+            records = n,
+            applied = summary.counts.applied,
+            skipped = summary.counts.skipped,
+            "state rebuilt from edi.documents"
+        );
         Ok(n)
     }
 
@@ -799,6 +801,38 @@ impl Gateway {
                 .set(i64::try_from(open).unwrap_or(i64::MAX));
         }
         Ok(raised)
+    }
+}
+
+/// Partners' states being rebuilt from `edi.documents`.
+struct StateLoad {
+    codec: EventCodec,
+    states: HashMap<String, PartnerState>,
+}
+
+impl dsync_bus::reader::Apply for StateLoad {
+    type Value = AnyEvent;
+
+    async fn decode(&mut self, record: &InboundRecord) -> Result<Option<AnyEvent>, HandlerError> {
+        match self.codec.decode_record(record).await {
+            Ok(e) => Ok(Some(e)),
+            // Only an outage is worth waiting for; whatever else fails to decode is skipped.
+            Err(e) if e.is_transient() => Err(HandlerError::new(ErrorClass::Transient, e)),
+            Err(e) => Err(HandlerError::new(ErrorClass::Poison, e)),
+        }
+    }
+
+    fn apply(&mut self, _record: &InboundRecord, event: AnyEvent) -> bool {
+        let Some(ev) = EdiEvent::from_any(&event) else {
+            return false;
+        };
+        match self.states.get_mut(ev.partner_id()) {
+            Some(state) => {
+                edi_documents::apply(state, ev);
+                true
+            }
+            None => false,
+        }
     }
 }
 

@@ -10,12 +10,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
+use dsync_bus::reader::{Apply, Materializer, ReadFrom, ReadUntil};
 use dsync_bus::{
-    BoundedReader, EventHeaders, EventProducer, HandlerError, InboundRecord, KafkaSettings,
+    BusError, ErrorClass, EventHeaders, EventProducer, HandlerError, InboundRecord, KafkaSettings,
     OutboundRecord,
 };
 use dsync_events::{AnyEvent, Event, EventCodec, EventsError};
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::handlers::movements::{apply_movement, apply_snapshot};
@@ -168,12 +170,7 @@ impl Projector {
         if slot.loaded {
             return Ok(());
         }
-        let kafka = self.kafka.clone();
-        let topic = self.topics.state.clone();
-        let (skus, records) =
-            tokio::task::spawn_blocking(move || restore_partition(&kafka, &topic, partition))
-                .await
-                .map_err(|e| ProjectorError::Internal(e.to_string()))??;
+        let (skus, records) = restore_partition(&self.kafka, &self.topics.state, partition).await?;
         slot.movement_cursor = skus.values().map(|s| s.movement_cursor).max().unwrap_or(-1);
         slot.skus = skus;
         slot.loaded = true;
@@ -547,40 +544,75 @@ fn restored_output(s: &StoredOutput) -> OutboundRecord {
     )
 }
 
-/// Reads one changelog partition to its end: the latest state of each SKU. Blocking.
-pub fn restore_partition(
+/// Restores a changelog partition: the latest state of each SKU. A record without a UTF-8 key
+/// is ignored; a state that cannot be decoded is fatal (the state cannot be trusted past it).
+struct Restore {
+    skus: HashMap<String, SkuState>,
+}
+
+impl Apply for Restore {
+    /// The SKU and its state (`None`: a tombstone).
+    type Value = (String, Option<SkuState>);
+
+    async fn decode(
+        &mut self,
+        record: &InboundRecord,
+    ) -> Result<Option<Self::Value>, HandlerError> {
+        let Some(key) = record.key_str() else {
+            return Ok(None);
+        };
+        let state = match record.payload.as_deref() {
+            None => None,
+            Some(v) => {
+                Some(SkuState::decode(v).map_err(|e| HandlerError::new(ErrorClass::Fatal, e))?)
+            }
+        };
+        Ok(Some((key.to_owned(), state)))
+    }
+
+    fn apply(&mut self, _record: &InboundRecord, (sku, state): Self::Value) -> bool {
+        match state {
+            None => self.skus.remove(&sku).is_some(),
+            Some(st) => {
+                self.skus.insert(sku, st);
+                true
+            }
+        }
+    }
+}
+
+/// Reads one changelog partition to its end offset of now (a bounded
+/// [`dsync_bus::reader::Materializer`]): the latest state of each SKU, and the number of
+/// records read.
+pub async fn restore_partition(
     kafka: &KafkaSettings,
     topic: &str,
     partition: i32,
 ) -> Result<(HashMap<String, SkuState>, u64), ProjectorError> {
-    let mut reader = BoundedReader::open_blocking(
+    let sink = Restore {
+        skus: HashMap::new(),
+    };
+    let restored = Materializer::start(
         kafka,
-        &[(topic.to_owned(), partition)],
-        Duration::from_secs(300),
-    )?;
-    let mut skus = HashMap::new();
-    let mut n = 0u64;
-    while let Some(r) = reader.next()? {
-        n += 1;
-        let Some(key) = r.key().and_then(|k| std::str::from_utf8(k).ok()) else {
-            continue;
-        };
-        match r.payload() {
-            None => {
-                skus.remove(key);
-            }
-            Some(v) => {
-                let st = SkuState::decode(v).map_err(|e| ProjectorError::Changelog {
-                    topic: topic.to_owned(),
-                    partition,
-                    offset: r.offset(),
-                    reason: e.to_string(),
-                })?;
-                skus.insert(key.to_owned(), st);
-            }
-        }
+        topic,
+        ReadFrom::Offsets(vec![(partition, 0)]),
+        ReadUntil::End,
+        sink,
+    )
+    .await?
+    .with_timeout(Duration::from_secs(300))
+    .run(CancellationToken::new())
+    .await;
+    match restored {
+        Ok((sink, summary)) => Ok((sink.skus, summary.counts.total())),
+        Err(BusError::Materialize { offset, source, .. }) => Err(ProjectorError::Changelog {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            reason: source.to_string(),
+        }),
+        Err(e) => Err(e.into()),
     }
-    Ok((skus, n))
 }
 
 impl Projector {
@@ -616,11 +648,8 @@ impl Projector {
                 if g.loaded {
                     return;
                 }
-                let (kafka, topic) = (this.kafka.clone(), this.topic.clone());
-                match tokio::task::spawn_blocking(move || restore_partition(&kafka, &topic, p))
-                    .await
-                {
-                    Ok(Ok((skus, n))) => {
+                match restore_partition(&this.kafka, &this.topic, p).await {
+                    Ok((skus, n)) => {
                         g.movement_cursor = skus
                             .values()
                             .map(|s| s.movement_cursor)
@@ -631,8 +660,7 @@ impl Projector {
                         this.metrics.restored.inc_by(n);
                         info!(partition = p, skus = g.skus.len(), records = n, "partition state restored");
                     }
-                    Ok(Err(e)) => warn!(partition = p, error = %e, "restore failed; retried on the next record"),
-                    Err(e) => warn!(partition = p, error = %e, "restore task failed"),
+                    Err(e) => warn!(partition = p, error = %e, "restore failed; retried on the next record"),
                 }
             });
         }
@@ -653,4 +681,52 @@ struct ProjectorRef {
     kafka: KafkaSettings,
     topic: String,
     metrics: ProjectorMetrics,
+}
+
+#[cfg(test)]
+mod tests {
+    use dsync_bus::reader::Apply as _;
+    use dsync_bus::{ErrorClass, EventHeaders, InboundRecord};
+
+    use super::Restore;
+    use crate::state::SkuState;
+
+    fn record(offset: i64, key: Option<&[u8]>, payload: Option<Vec<u8>>) -> InboundRecord {
+        InboundRecord {
+            topic: "inventory.state".into(),
+            partition: 3,
+            offset,
+            key: key.map(<[u8]>::to_vec),
+            payload,
+            timestamp_ms: None,
+            headers: EventHeaders::default(),
+            raw_headers: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn restore_keeps_the_latest_state_drops_tombstones_and_refuses_a_corrupt_one() {
+        let mut sink = Restore {
+            skus: Default::default(),
+        };
+        let st = SkuState {
+            movement_cursor: 41,
+            ..SkuState::default()
+        };
+        for r in [
+            record(0, Some(b"A"), Some(SkuState::default().encode())),
+            record(1, Some(b"B"), Some(st.encode())),
+            record(2, Some(b"A"), None),
+        ] {
+            let v = sink.decode(&r).await.expect("decodes").expect("wanted");
+            sink.apply(&r, v);
+        }
+        assert_eq!(sink.skus.len(), 1);
+        assert_eq!(sink.skus.get("B").map(|s| s.movement_cursor), Some(41));
+        let keyless = record(3, None, Some(st.encode()));
+        assert!(sink.decode(&keyless).await.expect("ignored").is_none());
+        let corrupt = record(4, Some(b"C"), Some(b"\x00garbage".to_vec()));
+        let e = sink.decode(&corrupt).await.expect_err("corrupt state");
+        assert_eq!(e.class(), ErrorClass::Fatal, "{e}");
+    }
 }

@@ -322,21 +322,16 @@ pub async fn changelog_digest(
     topics: &Topics,
 ) -> Result<(String, StateSize), ProjectorError> {
     let n = partitions_of(kafka, &topics.state).await?;
-    let (kafka, topic) = (kafka.clone(), topics.state.clone());
-    tokio::task::spawn_blocking(move || {
-        let mut all = HashMap::new();
-        for p in 0..n {
-            let (skus, _) = restore_partition(&kafka, &topic, p)?;
-            all.extend(skus);
-        }
-        let mut size = StateSize::default();
-        for st in all.values() {
-            size.add(st);
-        }
-        Ok((digest_map(&all), size))
-    })
-    .await
-    .map_err(|e| ProjectorError::Internal(e.to_string()))?
+    let mut all = HashMap::new();
+    for p in 0..n {
+        let (skus, _) = restore_partition(kafka, &topics.state, p).await?;
+        all.extend(skus);
+    }
+    let mut size = StateSize::default();
+    for st in all.values() {
+        size.add(st);
+    }
+    Ok((digest_map(&all), size))
 }
 
 /// Reads every record of `topic` once without decoding (the benchmark's baseline): records

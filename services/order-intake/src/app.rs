@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dsync_bus::reader::TopicFollower;
+use dsync_bus::reader::{Materializer, Progress};
 use dsync_bus::{ConsumerConfig, KafkaSettings};
-use dsync_events::{BusinessException, OrderAccepted, OrderRejected, OrderSubmitted};
+use dsync_events::{BusinessException, EventCodec, OrderAccepted, OrderRejected, OrderSubmitted};
 use dsync_service::{CommonSettings, Host, TaskKind};
 use futures::future::try_join_all;
 use futures::FutureExt as _;
@@ -16,7 +16,7 @@ use tracing::info;
 
 use crate::api::{self, Api};
 use crate::core::Core;
-use crate::follow::{self, Apply, HistorySink, InvoiceSink, MasterSink, Progress};
+use crate::follow::{self, Decoding, EventSink, HistorySink, InvoiceSink, MasterSink};
 use crate::handlers::submissions::{Policy, SubmissionHandler};
 use crate::metrics::IntakeMetrics;
 use crate::state::Table;
@@ -44,7 +44,7 @@ impl Service {
 
 struct Followed {
     topic: String,
-    sink: Arc<dyn Apply>,
+    sink: Arc<dyn EventSink>,
     progress: Arc<Progress>,
 }
 
@@ -58,14 +58,18 @@ fn with_fetch_wait(kafka: &KafkaSettings, wait: Duration) -> KafkaSettings {
     kafka
 }
 
-/// Opens a follower of `f.topic` and reads the end offsets to wait for.
+/// Opens a follower of `f.topic` (its end offsets, to wait for, read now).
 async fn open_follower(
     kafka: &KafkaSettings,
+    codec: &EventCodec,
+    metrics: &IntakeMetrics,
     f: Followed,
-) -> Result<(Followed, TopicFollower, HashMap<i32, i64>), IntakeError> {
-    let ends = dsync_bus::reader::end_offsets(kafka, &f.topic).await?;
-    let follower = TopicFollower::start(kafka, &f.topic).await?;
-    Ok((f, follower, ends))
+) -> Result<(Materializer<Decoding>, Arc<Progress>, HashMap<i32, i64>), IntakeError> {
+    let follower = follow::follower(kafka, codec, metrics, &f.topic, f.sink)
+        .await?
+        .with_progress(Arc::clone(&f.progress));
+    let ends = follower.ends().clone();
+    Ok((follower, f.progress, ends))
 }
 
 impl dsync_service::Service for Service {
@@ -146,23 +150,16 @@ impl dsync_service::Service for Service {
         let opened = try_join_all(
             followed
                 .into_iter()
-                .map(|f| open_follower(&follower_kafka, f)),
+                .map(|f| open_follower(&follower_kafka, host.codec(), &metrics, f)),
         )
         .await?;
         let mut loads = Vec::new();
-        for (f, follower, ends) in opened {
-            let (codec, metrics) = (host.codec().clone(), metrics.clone());
-            let progress = Arc::clone(&f.progress);
-            host.spawn_task(
-                format!("{} follower", f.topic),
-                TaskKind::Follower,
-                |stop| {
-                    follow::run(follower, f.topic, codec, f.sink, progress, metrics, stop)
-                        .map(Ok::<(), IntakeError>)
-                },
-            );
-            let progress = f.progress;
-            loads.push(async move { progress.wait_for(&ends, settings.load_timeout).await });
+        for (follower, progress, ends) in opened {
+            let name = format!("{} follower", progress.topic());
+            host.spawn_task(name, TaskKind::Follower, |stop| {
+                follow::run(follower, stop).map(Ok::<(), IntakeError>)
+            });
+            loads.push(async move { progress.wait_caught_up(&ends, settings.load_timeout).await });
         }
         try_join_all(loads).await?;
         let known = core.history.read().map(|h| h.len()).unwrap_or_default();
@@ -188,6 +185,11 @@ impl dsync_service::Service for Service {
                 result_wait: settings.result_wait,
                 max_lines: settings.max_lines,
                 local: consumer.local_delivery(),
+                readiness: host.readiness().clone(),
+                decide_checks: vec![
+                    READY_CHECK.to_owned(),
+                    format!("consumer:{}", settings.group_id),
+                ],
             }),
             settings.max_body_bytes,
         );

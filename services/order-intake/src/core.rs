@@ -6,11 +6,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use dsync_bus::reader::Progress;
 use dsync_bus::{EventProducer, KafkaSettings};
 use dsync_events::{CompactString, EventCodec};
 use tokio::sync::oneshot;
 
-use crate::follow::Progress;
 use crate::handlers::submissions::Policy;
 use crate::metrics::IntakeMetrics;
 use crate::state::{IntakeState, MasterData, OrderRecord};
@@ -232,13 +232,10 @@ impl Core {
             return Ok(());
         }
         let started = Instant::now();
-        let result = async {
-            let ends = dsync_bus::reader::end_offsets(&self.kafka, &self.topics.events).await?;
-            self.history_progress
-                .wait_for(&ends, self.load_timeout)
-                .await
-        }
-        .await;
+        let result = self
+            .history_progress
+            .wait_caught_up_now(&self.kafka, self.load_timeout)
+            .await;
         self.metrics
             .catch_ups
             .with_label_values(&[if result.is_ok() { "ok" } else { "failed" }])

@@ -2,90 +2,31 @@
 //! availability, its changelog `orders.events`, `invoicing.events`) from the beginning, for
 //! ever, decoding records and applying them to the shared state in offset order per partition.
 //!
-//! Each follower tracks the next offset it will apply per partition ([`Progress`]), so start-up
-//! can wait until everything written before it is applied, and a newly assigned submissions
-//! partition can wait until its previous owner's outcomes are known.
+//! Each topic is followed by a [`dsync_bus::reader::Materializer`] whose
+//! [`Progress`](dsync_bus::reader::Progress) tells start-up when everything written before it
+//! is applied, and a newly assigned submissions partition when its previous owner's outcomes
+//! are known ([`Core::catch_up_since`]). Undecodable records follow the materializer's policy:
+//! a registry outage is retried, any other decoding failure skips the record (WARN, the
+//! `poison` result of [`FOLLOWED_RECORDS`](crate::metrics::FOLLOWED_RECORDS)). The sinks
+//! depend on the core; the core only on the bus's progress type.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use dsync_bus::reader::TopicFollower;
-use dsync_bus::{Classify as _, ErrorClass, InboundRecord};
+use dsync_bus::reader::{Apply, Materializer, ReadFrom, ReadUntil};
+use dsync_bus::{ErrorClass, HandlerError, InboundRecord, KafkaSettings};
 use dsync_events::{AnyEvent, EventCodec};
-use tokio::sync::watch;
+use prometheus::IntCounter;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, error};
 
-use crate::core::{lock, write, Core};
+use crate::core::{write, Core};
 use crate::handlers::{invoicing, master_data, order_events};
 use crate::metrics::IntakeMetrics;
 use crate::state::Table;
 use crate::IntakeError;
 
-/// Next offset to apply, per partition, with change notification.
-#[derive(Debug)]
-pub struct Progress {
-    topic: String,
-    next: Mutex<HashMap<i32, i64>>,
-    changed: watch::Sender<u64>,
-}
-
-impl Progress {
-    /// Nothing applied yet.
-    pub fn new(topic: impl Into<String>) -> Self {
-        Self {
-            topic: topic.into(),
-            next: Mutex::new(HashMap::new()),
-            changed: watch::Sender::new(0),
-        }
-    }
-
-    /// The record at `offset` of `partition` was applied.
-    pub fn advance(&self, partition: i32, offset: i64) {
-        {
-            let mut next = lock(&self.next);
-            let n = next.entry(partition).or_insert(0);
-            *n = (*n).max(offset + 1);
-        }
-        self.changed.send_modify(|v| *v = v.wrapping_add(1));
-    }
-
-    fn reached(&self, ends: &HashMap<i32, i64>) -> bool {
-        let next = lock(&self.next);
-        ends.iter()
-            .all(|(p, end)| *end <= 0 || next.get(p).is_some_and(|n| n >= end))
-    }
-
-    /// Waits until every partition was applied up to its offset in `ends`.
-    pub async fn wait_for(
-        &self,
-        ends: &HashMap<i32, i64>,
-        timeout: Duration,
-    ) -> Result<(), IntakeError> {
-        let mut rx = self.changed.subscribe();
-        let wait = async {
-            loop {
-                if self.reached(ends) {
-                    return;
-                }
-                if rx.changed().await.is_err() {
-                    // The sender lives as long as self; unreachable in practice.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        };
-        tokio::time::timeout(timeout, wait).await.map_err(|_| {
-            IntakeError::Timeout(format!(
-                "{} not applied up to {ends:?} within {timeout:?}",
-                self.topic
-            ))
-        })
-    }
-}
-
-/// Where a follower's records go.
-pub trait Apply: Send + Sync + 'static {
+/// What a follower does with its topic's decoded records.
+pub trait EventSink: Send + Sync + 'static {
     /// Whether records with this `event_type` header are decoded (others are skipped).
     fn wanted(&self, _event_type: &str) -> bool {
         true
@@ -104,7 +45,7 @@ pub struct MasterSink {
     pub core: Arc<Core>,
 }
 
-impl Apply for MasterSink {
+impl EventSink for MasterSink {
     fn apply(&self, record: &InboundRecord, event: Option<AnyEvent>) -> bool {
         let (applied, len) = {
             let mut md = write(&self.core.master);
@@ -138,7 +79,7 @@ fn header_string(record: &InboundRecord, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-impl Apply for HistorySink {
+impl EventSink for HistorySink {
     fn wanted(&self, event_type: &str) -> bool {
         order_events::wanted(event_type)
     }
@@ -163,7 +104,7 @@ pub struct InvoiceSink {
     pub core: Arc<Core>,
 }
 
-impl Apply for InvoiceSink {
+impl EventSink for InvoiceSink {
     fn wanted(&self, event_type: &str) -> bool {
         invoicing::wanted(event_type)
     }
@@ -174,83 +115,93 @@ impl Apply for InvoiceSink {
     }
 }
 
-/// Decodes a record, retrying while the registry is unreachable; `None` when it can never be
-/// decoded (or the follower is stopping).
-async fn decode(
-    codec: &EventCodec,
-    record: &InboundRecord,
-    stop: &CancellationToken,
-) -> Option<AnyEvent> {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match codec.decode_record(record).await {
-            Ok(e) => return Some(e),
-            Err(e) if e.class() == ErrorClass::Transient => {
-                warn!(topic = %record.topic, offset = record.offset, error = %e, "cannot decode yet; retrying");
-                tokio::select! {
-                    () = stop.cancelled() => return None,
-                    () = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            Err(e) => {
-                warn!(topic = %record.topic, partition = record.partition, offset = record.offset, error = %e, "undecodable record skipped");
-                return None;
-            }
-        }
+/// A follower's [`Apply`] sink: decodes with the event codec and counts into
+/// [`FOLLOWED_RECORDS`](crate::metrics::FOLLOWED_RECORDS).
+pub struct Decoding {
+    codec: EventCodec,
+    sink: Arc<dyn EventSink>,
+    applied: IntCounter,
+    ignored: IntCounter,
+    poison: IntCounter,
+}
+
+impl std::fmt::Debug for Decoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoding").finish_non_exhaustive()
     }
 }
 
-/// Follows a topic until `stop`, applying every record to `sink`.
-pub async fn run(
-    mut follower: TopicFollower,
-    topic: String,
-    codec: EventCodec,
-    sink: Arc<dyn Apply>,
-    progress: Arc<Progress>,
-    metrics: IntakeMetrics,
-    stop: CancellationToken,
-) {
-    let counter = |result: &str| {
-        metrics
-            .followed
-            .with_label_values(&[topic.as_str(), result])
-    };
-    let (applied, ignored, poison) = (counter("applied"), counter("ignored"), counter("poison"));
-    loop {
-        let record = tokio::select! {
-            () = stop.cancelled() => break,
-            r = follower.next() => match r {
-                Some(r) => r,
-                None => {
-                    warn!(%topic, "follower stopped");
-                    break;
-                }
-            },
-        };
-        let event_type = record.headers.event_type.as_str();
-        let changed = if record.payload.is_none() {
-            sink.apply(&record, None)
-        } else if !event_type.is_empty() && !sink.wanted(event_type) {
-            false
-        } else {
-            match decode(&codec, &record, &stop).await {
-                Some(e) => sink.apply(&record, Some(e)),
-                None if stop.is_cancelled() => break,
-                None => {
-                    poison.inc();
-                    progress.advance(record.partition, record.offset);
-                    continue;
-                }
-            }
-        };
-        if changed {
-            applied.inc();
-        } else {
-            ignored.inc();
+impl Apply for Decoding {
+    /// `None`: a tombstone.
+    type Value = Option<AnyEvent>;
+
+    async fn decode(
+        &mut self,
+        record: &InboundRecord,
+    ) -> Result<Option<Self::Value>, HandlerError> {
+        if record.payload.is_none() {
+            return Ok(Some(None));
         }
-        progress.advance(record.partition, record.offset);
+        let event_type = record.headers.event_type.as_str();
+        if !event_type.is_empty() && !self.sink.wanted(event_type) {
+            self.ignored.inc();
+            return Ok(None);
+        }
+        match self.codec.decode_record(record).await {
+            Ok(e) => Ok(Some(Some(e))),
+            // Only an outage is worth waiting for; whatever else fails to decode is skipped.
+            Err(e) if e.is_transient() => Err(HandlerError::new(ErrorClass::Transient, e)),
+            Err(e) => Err(HandlerError::new(ErrorClass::Poison, e)),
+        }
     }
-    follower.stop();
-    debug!(%topic, "follower ended");
+
+    fn apply(&mut self, record: &InboundRecord, event: Self::Value) -> bool {
+        let changed = self.sink.apply(record, event);
+        if changed {
+            self.applied.inc();
+        } else {
+            self.ignored.inc();
+        }
+        changed
+    }
+
+    fn skipped(&mut self, _record: &InboundRecord, _error: &HandlerError) {
+        self.poison.inc();
+    }
+}
+
+/// A materializer following `topic` from its beginning, for ever, into `sink` (its progress
+/// starts at the end offsets of now: see [`Materializer::ends`]).
+pub async fn follower(
+    kafka: &KafkaSettings,
+    codec: &EventCodec,
+    metrics: &IntakeMetrics,
+    topic: &str,
+    sink: Arc<dyn EventSink>,
+) -> Result<Materializer<Decoding>, IntakeError> {
+    let counter = |result: &str| metrics.followed.with_label_values(&[topic, result]);
+    let decoding = Decoding {
+        codec: codec.clone(),
+        sink,
+        applied: counter("applied"),
+        ignored: counter("ignored"),
+        poison: counter("poison"),
+    };
+    Ok(Materializer::start(
+        kafka,
+        topic,
+        ReadFrom::Beginning,
+        ReadUntil::Forever,
+        decoding,
+    )
+    .await?)
+}
+
+/// Follows until `stop`.
+pub async fn run(follower: Materializer<Decoding>, stop: CancellationToken) {
+    let topic = follower.progress().topic().to_owned();
+    match follower.run(stop).await {
+        Ok(_) => debug!(%topic, "follower ended"),
+        Err(e) => error!(%topic, error = %e, "follower failed"),
+    }
 }

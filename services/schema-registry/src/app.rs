@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dsync_bus::reader::TopicFollower;
 use dsync_bus::{ensure_topics, BusMetrics, EventProducer, TopicSpec};
 use dsync_telemetry::admin::{AdminServer, Readiness};
 use tokio::task::JoinHandle;
@@ -13,7 +12,7 @@ use tracing::info;
 use crate::api::{self, Api};
 use crate::metrics::RegistryMetrics;
 use crate::state::State;
-use crate::store::{self, Store, READY_CHECK};
+use crate::store::{Store, READY_CHECK};
 use crate::{RegistryError, Settings};
 
 /// A registry instance, built and bound but not yet serving.
@@ -51,15 +50,6 @@ impl App {
         let bus_metrics = BusMetrics::new(&registry)?;
 
         ensure_topics(&settings.kafka, &[TopicSpec::compacted(&topic, 1)]).await?;
-        // Everything before this offset must be applied before the instance answers.
-        let end = store::end_offset(&settings.kafka, &topic).await?;
-        let follower = TopicFollower::start(&settings.kafka, &topic).await?;
-        if follower.partitions() != 1 {
-            return Err(RegistryError::Config(format!(
-                "the schemas topic {topic} has {} partitions; it must have exactly 1 (one total order of writes)",
-                follower.partitions()
-            )));
-        }
         let producer = EventProducer::new(&settings.kafka, bus_metrics)?;
         let store = Arc::new(Store::new(
             State::new(settings.default_compatibility),
@@ -68,6 +58,9 @@ impl App {
             settings.write_timeout,
             metrics.clone(),
         ));
+        // Everything before its end offset of now must be applied before the instance answers.
+        let follower = store.follower(&settings.kafka).await?;
+        let end = follower.ends().get(&0).copied().unwrap_or(0);
 
         let readiness = Readiness::new();
         readiness.set(READY_CHECK, false, format!("loading {topic}"));
@@ -75,7 +68,7 @@ impl App {
 
         let stop = CancellationToken::new();
         let follow_task =
-            tokio::spawn(Arc::clone(&store).follow(follower, end, readiness.clone(), stop.clone()));
+            tokio::spawn(Arc::clone(&store).follow(follower, readiness.clone(), stop.clone()));
 
         let addr = settings.http_addr;
         let bind_err = |source| RegistryError::Bind { addr, source };

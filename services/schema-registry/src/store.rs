@@ -1,18 +1,22 @@
 //! The store: the in-memory [`State`] kept in step with the schemas topic.
 //!
 //! Writes are proposed as operation records and answered once this instance has applied them
-//! (read-your-writes); reads are served from memory.
+//! (read-your-writes); reads are served from memory. The topic is followed by a
+//! [`Materializer`]: a record that is not one of this registry's operations (another
+//! registry's record, a newer format) is skipped under its undecodable-record policy (WARN with
+//! the offset and the reason, counted as `unknown`/`skipped` in the applied-operations metric);
+//! a tombstone or a record without a key is skipped silently and counted the same way.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use dsync_bus::reader::TopicFollower;
-use dsync_bus::{EventHeaders, EventProducer, InboundRecord, KafkaSettings, OutboundRecord};
+use dsync_bus::reader::{Apply, Materializer, ReadFrom, ReadUntil};
+use dsync_bus::{EventHeaders, EventProducer, HandlerError, InboundRecord, OutboundRecord};
 use dsync_telemetry::admin::Readiness;
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info};
 
 use crate::log::{self, Op, OpValue, Skip};
 use crate::metrics::RegistryMetrics;
@@ -138,21 +142,17 @@ impl Store {
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Applies one record of the topic.
-    fn apply_record(&self, record: &InboundRecord) {
-        let (op_id, value) = match log::decode(record.key.as_deref(), record.payload.as_deref()) {
-            Ok(x) => x,
-            Err(skip) => {
-                if let Skip::Foreign(why) = skip {
-                    warn!(offset = record.offset, reason = %why, "skipping a record this registry does not understand");
-                }
-                self.metrics
-                    .ops_applied
-                    .with_label_values(&["unknown", "skipped"])
-                    .inc();
-                return;
-            }
-        };
+    /// Counts a record that is not an operation.
+    fn count_skipped(&self, record: &InboundRecord) {
+        self.metrics
+            .ops_applied
+            .with_label_values(&["unknown", "skipped"])
+            .inc();
+        self.metrics.applied_offset.set(record.offset);
+    }
+
+    /// Applies one operation of the topic.
+    fn apply_op(&self, record: &InboundRecord, op_id: &str, value: &OpValue) -> bool {
         let kind = value.op.kind();
         let (outcome, counts) = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
@@ -165,80 +165,126 @@ impl Store {
             ok = outcome.is_ok(),
             "applied"
         );
+        let ok = outcome.is_ok();
         self.metrics
             .ops_applied
-            .with_label_values(&[kind, if outcome.is_ok() { "ok" } else { "rejected" }])
+            .with_label_values(&[kind, if ok { "ok" } else { "rejected" }])
             .inc();
         self.metrics.schemas.set(counts.0 as i64);
         self.metrics.subjects.set(counts.1 as i64);
-        if let Some(waiter) = self.lock_waiters().remove(&op_id) {
+        self.metrics.applied_offset.set(record.offset);
+        if let Some(waiter) = self.lock_waiters().remove(op_id) {
             // The proposer may have given up; nothing to do then.
             let _ = waiter.send(outcome);
         }
+        ok
+    }
+
+    /// A materializer following the topic from its beginning, for ever (the topic must have
+    /// exactly one partition: one total order of writes).
+    pub async fn follower(
+        self: &Arc<Self>,
+        settings: &dsync_bus::KafkaSettings,
+    ) -> Result<Materializer<StoreSink>, RegistryError> {
+        let sink = StoreSink {
+            store: Arc::clone(self),
+        };
+        let follower = Materializer::start(
+            settings,
+            &self.topic,
+            ReadFrom::Beginning,
+            ReadUntil::Forever,
+            sink,
+        )
+        .await?;
+        if follower.partitions() != 1 {
+            return Err(RegistryError::Config(format!(
+                "the schemas topic {} has {} partitions; it must have exactly 1 (one total order of writes)",
+                self.topic,
+                follower.partitions()
+            )));
+        }
+        Ok(follower)
     }
 
     /// Follows the topic until `stop`: applies every record in order, and marks the store
-    /// loaded (and `readiness` ready) once it has applied everything before `end`, the end
-    /// offset of the topic when the instance started.
+    /// loaded (and `readiness` ready) once it has applied everything before the end offset the
+    /// topic had when the follower started.
     pub async fn follow(
         self: Arc<Self>,
-        mut follower: TopicFollower,
-        end: i64,
+        follower: Materializer<StoreSink>,
         readiness: Readiness,
         stop: CancellationToken,
     ) {
         let started = Instant::now();
-        let mut loaded = false;
-        let mark_loaded = |at: i64| {
-            info!(
-                topic = %self.topic,
-                records = at,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "schemas topic loaded"
-            );
-            readiness.set(
-                READY_CHECK,
-                true,
-                format!("loaded {at} records of {}", self.topic),
-            );
-            self.loaded.send_replace(true);
-        };
-        if end <= 0 {
-            mark_loaded(0);
-            loaded = true;
-        } else {
+        let end = follower.ends().get(&0).copied().unwrap_or(0);
+        let progress = Arc::clone(follower.progress());
+        if end > 0 {
             readiness.set(
                 READY_CHECK,
                 false,
                 format!("loading {} (0 of {end} records)", self.topic),
             );
         }
-        loop {
-            let record = tokio::select! {
-                () = stop.cancelled() => break,
-                r = follower.next() => match r {
-                    Some(r) => r,
-                    None => {
-                        warn!(topic = %self.topic, "the follower stopped");
-                        break;
-                    }
-                },
-            };
-            self.apply_record(&record);
-            self.metrics.applied_offset.set(record.offset);
-            if !loaded && record.offset + 1 >= end {
-                mark_loaded(record.offset + 1);
-                loaded = true;
+        let run = follower.run(stop);
+        tokio::pin!(run);
+        let result = tokio::select! {
+            biased;
+            () = progress.loaded() => {
+                info!(
+                    topic = %self.topic,
+                    records = end,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "schemas topic loaded"
+                );
+                readiness.set(
+                    READY_CHECK,
+                    true,
+                    format!("loaded {end} records of {}", self.topic),
+                );
+                self.loaded.send_replace(true);
+                run.await
             }
+            r = &mut run => r,
+        };
+        if let Err(e) = result {
+            error!(topic = %self.topic, error = %e, "following the schemas topic failed");
         }
-        follower.stop();
         // Fail whoever still waits.
         self.lock_waiters().clear();
     }
 }
 
-/// The end offset of the (single-partition) schemas topic.
-pub async fn end_offset(settings: &KafkaSettings, topic: &str) -> Result<i64, RegistryError> {
-    let ends = dsync_bus::reader::end_offsets(settings, topic).await?;
-    Ok(ends.get(&0).copied().unwrap_or(0))
+/// The store's [`Apply`] sink: decodes operation records and applies them to the state.
+#[derive(Debug)]
+pub struct StoreSink {
+    store: Arc<Store>,
+}
+
+impl Apply for StoreSink {
+    type Value = (String, OpValue);
+
+    async fn decode(
+        &mut self,
+        record: &InboundRecord,
+    ) -> Result<Option<Self::Value>, HandlerError> {
+        match log::decode(record.key.as_deref(), record.payload.as_deref()) {
+            Ok(op) => Ok(Some(op)),
+            Err(Skip::Empty) => {
+                self.store.count_skipped(record);
+                Ok(None)
+            }
+            Err(Skip::Foreign(why)) => Err(HandlerError::poison(format!(
+                "a record this registry does not understand: {why}"
+            ))),
+        }
+    }
+
+    fn apply(&mut self, record: &InboundRecord, (op_id, value): Self::Value) -> bool {
+        self.store.apply_op(record, &op_id, &value)
+    }
+
+    fn skipped(&mut self, record: &InboundRecord, _error: &HandlerError) {
+        self.store.count_skipped(record);
+    }
 }

@@ -29,6 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use dsync_bus::LocalDelivery;
+use dsync_telemetry::admin::Readiness;
 use serde_json::json;
 use tracing::{info, warn};
 
@@ -66,6 +67,36 @@ pub struct Api {
     /// Hands our own submissions to the local consumer when this instance owns the customer's
     /// partition (no wait for the fetch).
     pub local: LocalDelivery,
+    /// The instance's readiness; a submission is refused with 503 while any of
+    /// [`Api::decide_checks`] is not ready (it could not be decided).
+    pub readiness: Readiness,
+    /// The checks that must be ready for submissions to be decided: the loaded state and the
+    /// submissions consumer's group.
+    pub decide_checks: Vec<String>,
+}
+
+/// Seconds a client is asked to wait before retrying a refused submission.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+impl Api {
+    /// 503 with `Retry-After` when this instance cannot decide submissions now (state still
+    /// loading, or its consumer group does not cover its partitions): accepting them would
+    /// answer 202 PENDING for orders nobody decides until the group recovers.
+    fn refuse_unless_deciding(&self) -> Option<Response> {
+        let names: Vec<&str> = self.decide_checks.iter().map(String::as_str).collect();
+        let (check, detail) = self.readiness.first_not_ready(&names)?;
+        let mut resp = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_deciding",
+            format!(
+                "this instance cannot decide orders now ({check}: {detail}); retry with the same Idempotency-Key"
+            ),
+            &[],
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        Some(resp)
+    }
 }
 
 /// The authenticated client.
@@ -401,6 +432,9 @@ async fn submit(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    if let Some(refused) = api.refuse_unless_deciding() {
+        return refused;
+    }
     let event_id = uuid::Uuid::new_v4().to_string();
     let correlation_id = headers
         .get(CORRELATION_ID)
