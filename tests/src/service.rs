@@ -31,8 +31,10 @@ pub const ANY_PORT: SocketAddr =
 pub trait TestService: Sized + Send + 'static {
     /// Its settings.
     type Settings;
-    /// Its error.
+    /// Its start-up error.
     type Error: std::error::Error + Send + Sync + 'static;
+    /// What it fails with once running.
+    type RunError: std::error::Error + Send + Sync + 'static;
     /// What a test keeps of the built app besides its addresses (its core, for state checks).
     type Parts: Send + Sync + 'static;
 
@@ -45,7 +47,7 @@ pub trait TestService: Sized + Send + 'static {
     /// What the handle keeps of the built app.
     fn handles(&self) -> Handles<Self::Parts>;
     /// Runs the instance in a task until `stop` fires.
-    fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>>;
+    fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::RunError>>;
     /// Waits, once spawned, until the instance can be used (default: at once);
     /// `admin_url` is its admin server ([`admin_ready`]).
     fn ready(
@@ -96,7 +98,7 @@ pub struct Running<S: TestService> {
     parts: S::Parts,
     metrics: Option<prometheus::Registry>,
     stop: CancellationToken,
-    task: Option<JoinHandle<Result<(), S::Error>>>,
+    task: Option<JoinHandle<Result<(), S::RunError>>>,
 }
 
 impl<S: TestService> std::fmt::Debug for Running<S> {
@@ -313,6 +315,7 @@ pub struct Published {
 impl TestService for dsync_order_intake::App {
     type Settings = dsync_order_intake::Settings;
     type Error = dsync_order_intake::IntakeError;
+    type RunError = dsync_service::HostError;
     type Parts = Arc<dsync_order_intake::core::Core>;
 
     async fn build(settings: Self::Settings, _: &CancellationToken) -> Result<Self, Self::Error> {
@@ -322,7 +325,7 @@ impl TestService for dsync_order_intake::App {
         let parts = Arc::clone(self.core());
         Handles::new(self.local_addr(), self.admin_addr(), parts, None)
     }
-    fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>> {
+    fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::RunError>> {
         self.spawn(stop)
     }
     /// Submissions are refused (503) until the state is loaded and the group covers its
@@ -335,6 +338,7 @@ impl TestService for dsync_order_intake::App {
 impl TestService for dsync_edi_gateway::App {
     type Settings = dsync_edi_gateway::Settings;
     type Error = dsync_edi_gateway::GatewayError;
+    type RunError = dsync_service::HostError;
     type Parts = Arc<dsync_edi_gateway::Gateway>;
 
     async fn build(settings: Self::Settings, _: &CancellationToken) -> Result<Self, Self::Error> {
@@ -344,7 +348,7 @@ impl TestService for dsync_edi_gateway::App {
         let (parts, metrics) = (Arc::clone(self.gateway()), Some(self.metrics_registry()));
         Handles::new(self.http_addr(), self.admin_addr(), parts, metrics)
     }
-    fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>> {
+    fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::RunError>> {
         self.spawn(stop)
     }
 }
@@ -352,20 +356,17 @@ impl TestService for dsync_edi_gateway::App {
 impl TestService for dsync_inventory_projector::App {
     type Settings = dsync_inventory_projector::Settings;
     type Error = dsync_inventory_projector::ProjectorError;
+    type RunError = dsync_service::HostError;
     type Parts = Arc<dsync_inventory_projector::projector::Projector>;
 
-    /// The admin server runs until `stop` fires.
-    async fn build(
-        settings: Self::Settings,
-        stop: &CancellationToken,
-    ) -> Result<Self, Self::Error> {
-        Self::build(settings, stop.clone()).await
+    async fn build(settings: Self::Settings, _: &CancellationToken) -> Result<Self, Self::Error> {
+        Self::build(settings).await
     }
     fn handles(&self) -> Handles<Self::Parts> {
         let (parts, metrics) = (Arc::clone(self.projector()), Some(self.metrics_registry()));
         Handles::new(self.local_addr(), self.admin_addr(), parts, metrics)
     }
-    fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>> {
+    fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::RunError>> {
         self.spawn(stop)
     }
 }
@@ -373,6 +374,7 @@ impl TestService for dsync_inventory_projector::App {
 impl TestService for dsync_schema_registry::App {
     type Settings = dsync_schema_registry::Settings;
     type Error = dsync_schema_registry::RegistryError;
+    type RunError = dsync_schema_registry::RegistryError;
     type Parts = Arc<dsync_schema_registry::store::Store>;
 
     async fn build(settings: Self::Settings, _: &CancellationToken) -> Result<Self, Self::Error> {
@@ -382,7 +384,7 @@ impl TestService for dsync_schema_registry::App {
         let (parts, metrics) = (Arc::clone(self.store()), Some(self.metrics_registry()));
         Handles::new(self.local_addr(), self.admin_addr(), parts, metrics)
     }
-    fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::Error>> {
+    fn spawn(self, stop: CancellationToken) -> JoinHandle<Result<(), Self::RunError>> {
         self.spawn(stop)
     }
     /// Usable once it has loaded its schemas topic.

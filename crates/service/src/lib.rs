@@ -1,25 +1,67 @@
-//! What every service shares at start-up.
+//! The service host: what every service shares, done the same way for each.
 //!
-//! A service's settings struct flattens [`CommonSettings`] (Kafka connection, schema registry,
-//! telemetry, admin server) next to its own flags; its `App::build` starts a [`Runtime`] and
-//! takes from it the producer, the event codec, the metrics registry and the readiness handle.
-//! The runtime serves `/metrics`, `/healthz` and `/readyz` until the shutdown token fires.
+//! A service is a library implementing [`Service`]: its settings struct flattens
+//! [`CommonSettings`] (Kafka, schema registry, telemetry, admin server, shutdown deadline) next
+//! to its own flags, and its [`Service::build`] declares on the [`Host`] what it needs — its
+//! topics ([`Host::declare_topics`]), the event types it writes ([`Host::register`], failing the
+//! start with the subject named), its HTTP router ([`Host::bind_http`], port 0 in tests), its
+//! consumer loops ([`Host::consumer`], [`Host::run_consumer`]) and background tasks
+//! ([`Host::spawn_task`] now, [`Host::run_task`] once running) — and takes from it the
+//! producer, the codec, the metrics registry and the readiness handle. The host validates the
+//! settings, starts the admin server (`/metrics`, `/healthz`, `/readyz`), and runs every task in
+//! one [`TaskSet`]: the first task to fail cancels the others.
 //!
 //! A service with an HTTP API also uses [`auth`] (API keys and bearer tokens, the same rules in
 //! every service) and [`http`] (the JSON error shape, body limits, JSON rejections, the server
 //! loop with its timeouts).
+//!
+//! Its `main.rs` is one line: `fn main() -> ExitCode { dsync_service::main::<Service>() }`.
+//! Tests build and run it in-process: [`App::build`], then [`App::start`] (a [`Running`]
+//! handle with the addresses and `stop`) or [`App::spawn`] with a cancellation token.
+//!
+//! # Shutdown
+//!
+//! SIGTERM drains: the stop token every task gets is cancelled — consumers finish and commit
+//! what is in flight and leave their group, the HTTP API stops accepting and answers what it
+//! has — and the process exits once they have, or aborts them when `--shutdown-deadline`
+//! (`SHUTDOWN_DEADLINE`, 30 s) passes. SIGINT (or a second signal) stops at once. The admin
+//! server stops last, so probes and metrics answer during the drain. A cancelled token passed
+//! to [`App::run`] is a drain ([`ShutdownSignal`]).
+//!
+//! # Exit codes
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | stopped on request (SIGTERM drained, SIGINT) |
+//! | 1 | the start failed (settings, profiles, topics, schema registration, listeners, state load) |
+//! | 2 | invalid command line (clap) |
+//! | 3 | the admin server failed |
+//! | 4 | the HTTP API failed |
+//! | 5 | a consumer loop stopped on a fatal error |
+//! | 6 | a follower failed |
+//! | 7 | a background task failed |
+//! | 8 | the drain did not finish within `--shutdown-deadline` |
+//!
+//! A panic counts as a failure of its task. The failed task's name is in the last ERROR log
+//! line and on stderr.
 
 pub mod auth;
+mod host;
 pub mod http;
+mod shutdown;
+mod tasks;
+
+pub use host::{error_chain, main, App, Host, OneShot, Running, Service, EXIT_START};
+pub use shutdown::ShutdownSignal;
+pub use tasks::{HostError, TaskKind, TaskSet};
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use dsync_bus::{BusError, BusMetrics, Classify, ErrorClass, EventProducer, KafkaSettings};
-use dsync_events::{EventCodec, EventsError, RegistrySettings};
-use dsync_telemetry::admin::{AdminServer, AdminSettings, Readiness};
+use dsync_bus::{BusError, Classify, ErrorClass, KafkaSettings};
+use dsync_events::{EventsError, RegistrySettings};
+use dsync_telemetry::admin::AdminSettings;
 use dsync_telemetry::{TelemetryError, TelemetrySettings};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// Flags every service takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -36,6 +78,22 @@ pub struct CommonSettings {
     /// Admin HTTP server.
     #[command(flatten)]
     pub admin: AdminSettings,
+    /// How long a SIGTERM drain may take before the tasks left are aborted (e.g. `30s`).
+    #[arg(long = "shutdown-deadline", env = "SHUTDOWN_DEADLINE", default_value = "30s", value_parser = dsync_bus::parse_duration)]
+    pub shutdown_deadline: Duration,
+}
+
+impl CommonSettings {
+    /// Checks what clap cannot, naming the flag at fault.
+    pub fn validate(&self) -> Result<(), ServiceError> {
+        self.kafka.validate()?;
+        if self.shutdown_deadline.is_zero() {
+            return Err(ServiceError::Bus(BusError::Config(
+                "--shutdown-deadline (SHUTDOWN_DEADLINE) must be positive".into(),
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Start-up failures.
@@ -50,79 +108,33 @@ pub enum ServiceError {
     /// Admin server.
     #[error(transparent)]
     Telemetry(#[from] TelemetryError),
+    /// The registry refused (or could not be asked about) a schema the service writes.
+    #[error("registering the schema of subject {subject}: {source}")]
+    Register {
+        /// The subject (`<topic>-<record full name>`).
+        subject: String,
+        /// The registry's answer.
+        #[source]
+        source: EventsError,
+    },
+    /// A listener could not be bound or served.
+    #[error("HTTP listener on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Classify for ServiceError {
-    /// The class of the Kafka or registry failure; the admin server's failures are fatal.
+    /// The class of the Kafka or registry failure; listeners and metrics failures are fatal.
     fn class(&self) -> ErrorClass {
         match self {
             ServiceError::Bus(e) => e.class(),
-            ServiceError::Events(e) => e.class(),
-            ServiceError::Telemetry(_) => ErrorClass::Fatal,
-        }
-    }
-}
-
-/// The shared machinery of one running service.
-#[derive(Debug)]
-pub struct Runtime {
-    /// Prometheus registry served on `/metrics`; the service registers its own metrics here.
-    pub metrics: prometheus::Registry,
-    /// Readiness checks served on `/readyz` (the broker probe is registered).
-    pub readiness: Readiness,
-    /// The bus's standard metrics, registered in [`Runtime::metrics`].
-    pub bus_metrics: BusMetrics,
-    /// The service's producer.
-    pub producer: EventProducer,
-    /// The event codec (registry client with caches).
-    pub codec: EventCodec,
-    admin_addr: SocketAddr,
-    admin_task: JoinHandle<Result<(), TelemetryError>>,
-}
-
-impl Runtime {
-    /// Validates the settings, creates the producer and codec, registers the broker readiness
-    /// probe and starts the admin server (which stops when `shutdown` fires).
-    pub async fn start(
-        settings: &CommonSettings,
-        shutdown: CancellationToken,
-    ) -> Result<Self, ServiceError> {
-        settings.kafka.validate()?;
-        let metrics = prometheus::Registry::new();
-        let readiness = Readiness::new();
-        let bus_metrics = BusMetrics::new(&metrics)?;
-        let producer = EventProducer::new(&settings.kafka, bus_metrics.clone())?;
-        let codec = EventCodec::from_settings(&settings.registry)?;
-        dsync_bus::admin::register_broker_probe(&readiness, &settings.kafka)?;
-        let server = AdminServer::bind(
-            settings.admin.admin_addr,
-            metrics.clone(),
-            readiness.clone(),
-        )?;
-        let admin_addr = server.local_addr();
-        let admin_task = server.spawn(shutdown);
-        tracing::info!(%admin_addr, "admin server listening");
-        Ok(Self {
-            metrics,
-            readiness,
-            bus_metrics,
-            producer,
-            codec,
-            admin_addr,
-            admin_task,
-        })
-    }
-
-    /// Where `/metrics`, `/healthz` and `/readyz` are served.
-    pub fn admin_addr(&self) -> SocketAddr {
-        self.admin_addr
-    }
-
-    /// Waits for the admin server to stop (after the shutdown token fired).
-    pub async fn join(self) -> Result<(), ServiceError> {
-        match self.admin_task.await {
-            Ok(r) => Ok(r?),
-            Err(e) => Err(ServiceError::Bus(BusError::Internal(e.to_string()))),
+            ServiceError::Events(e) | ServiceError::Register { source: e, .. } => e.class(),
+            ServiceError::Telemetry(_) | ServiceError::Bind { .. } => ErrorClass::Fatal,
         }
     }
 }
@@ -156,6 +168,20 @@ mod tests {
             ),
             (
                 ServiceError::Telemetry(TelemetryError::Serve(std::io::Error::other("closed"))),
+                ErrorClass::Fatal,
+            ),
+            (
+                ServiceError::Register {
+                    subject: "orders.events-OrderAccepted".into(),
+                    source: EventsError::Registry("down".into()),
+                },
+                ErrorClass::Transient,
+            ),
+            (
+                ServiceError::Bind {
+                    addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+                    source: std::io::Error::other("in use"),
+                },
                 ErrorClass::Fatal,
             ),
         ];

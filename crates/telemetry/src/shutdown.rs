@@ -9,6 +9,32 @@ pub async fn signal() {
     Signals::register().recv().await;
 }
 
+/// Which signal arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM: what Kubernetes and systemd send to stop a service (drain, then exit).
+    Terminate,
+    /// SIGINT (Ctrl-C): stop now.
+    Interrupt,
+}
+
+/// Resolves with each SIGTERM or SIGINT the process receives, as many times as they arrive
+/// (the handlers are registered when this is called; must be called inside a Tokio runtime).
+pub fn signals() -> SignalStream {
+    SignalStream(Signals::register())
+}
+
+/// The handlers of [`signals`].
+#[derive(Debug)]
+pub struct SignalStream(Signals);
+
+impl SignalStream {
+    /// The next signal.
+    pub async fn next(&mut self) -> Signal {
+        self.0.next().await
+    }
+}
+
 /// Returns a token that is cancelled when the process receives SIGTERM or SIGINT.
 ///
 /// The signal handlers are registered before this function returns, so a signal arriving
@@ -28,6 +54,7 @@ pub fn token_on_signal() -> CancellationToken {
 }
 
 #[cfg(unix)]
+#[derive(Debug)]
 struct Signals {
     term: Option<tokio::signal::unix::Signal>,
     int: Option<tokio::signal::unix::Signal>,
@@ -51,6 +78,10 @@ impl Signals {
     }
 
     async fn recv(mut self) {
+        self.next().await;
+    }
+
+    async fn next(&mut self) -> Signal {
         async fn wait(sig: Option<&mut tokio::signal::unix::Signal>) {
             match sig {
                 Some(sig) => {
@@ -62,13 +93,20 @@ impl Signals {
             }
         }
         tokio::select! {
-            () = wait(self.term.as_mut()) => tracing::info!("received SIGTERM, shutting down"),
-            () = wait(self.int.as_mut()) => tracing::info!("received SIGINT, shutting down"),
+            () = wait(self.term.as_mut()) => {
+                tracing::info!("received SIGTERM, shutting down");
+                Signal::Terminate
+            }
+            () = wait(self.int.as_mut()) => {
+                tracing::info!("received SIGINT, shutting down");
+                Signal::Interrupt
+            }
         }
     }
 }
 
 #[cfg(not(unix))]
+#[derive(Debug)]
 struct Signals;
 
 #[cfg(not(unix))]
@@ -77,7 +115,11 @@ impl Signals {
         Signals
     }
 
-    async fn recv(self) {
+    async fn recv(mut self) {
+        self.next().await;
+    }
+
+    async fn next(&mut self) -> Signal {
         match tokio::signal::ctrl_c().await {
             Ok(()) => tracing::info!("received Ctrl-C, shutting down"),
             Err(err) => {
@@ -85,5 +127,6 @@ impl Signals {
                 std::future::pending::<()>().await;
             }
         }
+        Signal::Interrupt
     }
 }

@@ -110,7 +110,7 @@ pub mod state;
 pub mod testkit;
 pub mod topics;
 
-pub use app::App;
+pub use app::{App, Service};
 pub use error::GatewayError;
 pub use gateway::{Gateway, ReceiveOutcome};
 pub use profile::{load_profiles, PartnerProfile, Profiles};

@@ -128,6 +128,6 @@ pub mod state;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testkit;
 
-pub use app::App;
+pub use app::{App, Service};
 pub use error::ProjectorError;
 pub use settings::{Settings, Topics};

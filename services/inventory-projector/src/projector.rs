@@ -1,4 +1,4 @@
-//! The consumer-side handler: owns the state of the partitions assigned to this instance,
+//! The projector (whose consumer handler is [`crate::handlers::inputs`]): owns the state of the partitions assigned to this instance,
 //! applies inputs through [`crate::handlers`] under the partition's lock and returns the
 //! journal record, the changelog record and the outputs to the bus, which publishes them in
 //! one go (one round trip) and commits the input once all are acknowledged. If any of them
@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use dsync_bus::reader::{Apply, Materializer, ReadFrom, ReadUntil};
 use dsync_bus::{
-    BusError, ErrorClass, EventHeaders, EventProducer, Handler, HandlerError, HandlerResult,
-    InboundRecord, KafkaSettings, OutboundRecord,
+    BusError, ErrorClass, EventHeaders, EventProducer, HandlerError, InboundRecord, KafkaSettings,
+    OutboundRecord,
 };
 use dsync_events::{AnyEvent, Event, EventCodec, EventsError};
 use tokio::sync::Mutex;
@@ -49,8 +49,10 @@ pub struct Slot {
 
 /// Which input stream a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
+    /// `inventory.movements`.
     Movement,
+    /// `inventory.reservation-requests`.
     Request,
 }
 
@@ -81,15 +83,16 @@ pub enum Lookup {
     Found(Box<SkuState>),
 }
 
-/// The projector: a [`Handler`] over the movements and reservation request topics.
+/// The projector: owns the state of the assigned partitions and applies inputs to it; the
+/// consumer's [`dsync_bus::Handler`] over it is in [`crate::handlers::inputs`].
 pub struct Projector {
     kafka: KafkaSettings,
-    topics: Topics,
+    pub(crate) topics: Topics,
     partitions: i32,
     ctx: Ctx,
-    codec: EventCodec,
+    pub(crate) codec: EventCodec,
     producer: EventProducer,
-    metrics: ProjectorMetrics,
+    pub(crate) metrics: ProjectorMetrics,
     slots: StdMutex<HashMap<i32, Arc<Mutex<Slot>>>>,
     runtime: tokio::runtime::Handle,
 }
@@ -260,7 +263,7 @@ impl Projector {
 
     /// Applies one decoded input under its partition's lock.
     #[tracing::instrument(skip_all, fields(sku = %sku, partition = record.partition, offset = record.offset))]
-    async fn apply(
+    pub(crate) async fn apply(
         &self,
         kind: Kind,
         sku: &str,
@@ -495,7 +498,7 @@ impl Projector {
         Ok(due.len())
     }
 
-    fn is_input(&self, topic: &str) -> bool {
+    pub(crate) fn is_input(&self, topic: &str) -> bool {
         topic == self.topics.movements || topic == self.topics.requests
     }
 }
@@ -612,46 +615,9 @@ pub async fn restore_partition(
     }
 }
 
-impl Handler for Projector {
-    async fn handle(&self, record: &InboundRecord) -> HandlerResult {
-        let kind = if record.topic == self.topics.movements {
-            Kind::Movement
-        } else if record.topic == self.topics.requests {
-            Kind::Request
-        } else {
-            self.metrics.ignored.inc();
-            return Ok(vec![]);
-        };
-        let event = match self.codec.decode_record(record).await {
-            Ok(e) => e,
-            Err(EventsError::UnknownEventType(name)) => {
-                debug!(%name, "event type not handled; skipped");
-                self.metrics.ignored.inc();
-                return Ok(vec![]);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let sku = match (&event, kind) {
-            (AnyEvent::InventoryMovementRecorded(e), Kind::Movement) => e.sku.clone(),
-            (AnyEvent::CycleCountSnapshot(e), Kind::Movement) => e.sku.clone(),
-            (AnyEvent::ReservationRequested(e), Kind::Request) => e.sku.clone(),
-            (AnyEvent::ReservationReleaseRequested(e), Kind::Request) => e.sku.clone(),
-            _ => {
-                self.metrics.ignored.inc();
-                return Ok(vec![]);
-            }
-        };
-        let owner = self.partition_of(&sku);
-        if owner != record.partition {
-            return Err(HandlerError::poison(format!(
-                "SKU {sku} belongs to partition {owner} (murmur2) but arrived on {}: its producer does not partition like the catalog says, so co-partitioning cannot hold",
-                record.partition
-            )));
-        }
-        self.apply(kind, &sku, &event, record).await
-    }
-
-    fn partitions_assigned(&self, partitions: &[(String, i32)]) {
+impl Projector {
+    /// Partitions assigned to this instance: fresh slots, restored in the background.
+    pub(crate) fn assigned(&self, partitions: &[(String, i32)]) {
         let ps: HashSet<i32> = partitions
             .iter()
             .filter(|(t, _)| self.is_input(t))
@@ -700,7 +666,8 @@ impl Handler for Projector {
         }
     }
 
-    fn partitions_revoked(&self, partitions: &[(String, i32)]) {
+    /// Partitions revoked: their slots are dropped.
+    pub(crate) fn revoked(&self, partitions: &[(String, i32)]) {
         let mut slots = self.slots();
         for (t, p) in partitions {
             if self.is_input(t) {

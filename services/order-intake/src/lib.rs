@@ -17,7 +17,8 @@
 //! the submission is durable; 503 if it cannot be), then waits up to `--result-wait` (2 s) for
 //! the outcome. The EDI gateway publishes the same event for a normalised 850 (channel EDI,
 //! `partner_po`, idempotency key `edi:<partner>:<po>`). The submissions consumer
-//! ([`consumer`]) validates both the same way ([`handlers::submissions`]).
+//! ([`handlers::submissions::SubmissionHandler`]) validates both the same way
+//! ([`handlers::submissions`]).
 //!
 //! # One writer per customer
 //!
@@ -77,13 +78,12 @@
 //!
 //! # Modules
 //!
-//! [`api`] HTTP, [`consumer`] the submissions handler, [`handlers`] pure logic per stream,
+//! [`api`] HTTP, [`handlers`] per input stream its logic and its handler,
 //! [`state`] what is held in memory, [`follow`] the followers, [`app`] the wiring,
 //! [`metrics`] metric names, [`settings`] flags, [`topics`] topic names (with `--topic-prefix`).
 
 pub mod api;
 pub mod app;
-pub mod consumer;
 pub mod core;
 mod error;
 pub mod follow;
@@ -95,7 +95,7 @@ pub mod state;
 pub mod testkit;
 pub mod topics;
 
-pub use app::App;
+pub use app::{App, Service};
 pub use error::IntakeError;
 pub use handlers::submissions::order_id_for;
 pub use settings::Settings;

@@ -37,13 +37,15 @@ use chrono::{DateTime, Utc};
 use dsync_events::{
     AckError, AckErrorLevel, AckStatus, AggregateType, CompactString, EdiControlNumbers,
     EdiDocumentAcknowledged, EdiDocumentReceived, EdiDocumentSent, EdiDocumentType,
-    EdiReceiptStatus, ExceptionKind, Severity, UsageIndicator,
+    EdiReceiptStatus, ExceptionKind, OrderSubmitted, Severity, UsageIndicator,
 };
 use dsync_x12::ack::{build_997, build_ta1, build_ta1_for_error, FunctionalAckOut};
 use dsync_x12::fa997::FunctionalAck;
+use dsync_x12::po850::PurchaseOrder;
 use dsync_x12::{
-    interchanges, validate, Document, GroupAckCode, Interchange, InterchangeIssue, IsaVersion,
-    OwnedSegment, SetAckCode, Ta1Note, Usage, X12Error,
+    interchanges, validate, Document, FunctionalGroup, GroupAckCode, GroupReport, Interchange,
+    InterchangeIssue, IsaVersion, OwnedSegment, SetAckCode, Ta1Note, Usage, ValidatedGroup,
+    ValidatedInterchange, X12Error,
 };
 use serde::{Deserialize, Serialize};
 
@@ -55,7 +57,7 @@ use crate::mapping::{map_850, PoMapping, PoSource};
 use crate::outbound::{outbox_file_name, render_acknowledgements, st02_text, Allocator};
 use crate::profile::{DocKind, PartnerProfile};
 use crate::settings::UsageMode;
-use crate::state::{group_key, interchange_key, normalize_control, PartnerState};
+use crate::state::{group_key, interchange_key, normalize_control, PartnerState, Seen};
 use crate::topics::Topics;
 use crate::GatewayError;
 
@@ -289,10 +291,36 @@ struct Envelope<'a> {
     usage: UsageIndicator,
 }
 
+/// A group's 997, waiting to be rendered: the 997, its document id, the group's document id
+/// and GS06.
+type PendingGroupAck = (FunctionalAckOut, String, String, String);
+
+/// An interchange after its envelope checks.
+struct CheckedEnvelope<'a> {
+    validated: ValidatedInterchange<'a>,
+    /// Its duplicate key.
+    key: String,
+    /// ISA05:ISA06.
+    sender: String,
+    /// ISA07:ISA08.
+    receiver: String,
+    /// When a duplicate of an interchange received before: that one.
+    first_seen: Option<Seen>,
+}
+
+/// What the groups of one accepted interchange share.
+struct Scope<'a> {
+    /// The interchange's number in the file (document ids).
+    n: usize,
+    env: &'a Envelope<'a>,
+    /// Whether its usage (ISA15) drives business events in this mode.
+    drives_business: bool,
+}
+
 /// The acknowledgements of one interchange, waiting to be rendered.
 struct PendingAcks<'a> {
     ta1: Option<OwnedSegment>,
-    groups: Vec<(FunctionalAckOut, String, String, String)>,
+    groups: Vec<PendingGroupAck>,
     version: IsaVersion,
     usage: Usage,
     responds_to: &'a str,
@@ -300,6 +328,24 @@ struct PendingAcks<'a> {
 }
 
 impl<'c> Builder<'c> {
+    fn new(ctx: &'c InboundContext<'c>, state: &'c PartnerState, receipt: &'c Receipt<'c>) -> Self {
+        let p = ctx.profile;
+        Builder {
+            ctx,
+            receipt,
+            state,
+            alloc: Allocator::new(&p.id, state.counters, p.first_control_number),
+            received: Vec::new(),
+            business: Vec::new(),
+            sent: Vec::new(),
+            files: Vec::new(),
+            interchanges: Vec::new(),
+            seen_interchanges: HashSet::new(),
+            seen_groups: HashSet::new(),
+            acknowledged: HashSet::new(),
+        }
+    }
+
     fn profile(&self) -> &'c PartnerProfile {
         self.ctx.profile
     }
@@ -615,53 +661,21 @@ impl<'c> Builder<'c> {
         out
     }
 
+    /// One interchange of the file: its envelope checks ([`Builder::check_envelope`]), then
+    /// either the rejection of the whole interchange ([`Builder::reject_interchange`]) or each
+    /// functional group ([`Builder::group`]), then its acknowledgements, in one rendered file.
     fn interchange(&mut self, n: usize, ic: &Interchange<'_>) -> Result<(), GatewayError> {
         let p = self.profile();
-        let now = self.ctx.now;
-        let mut v = validate(ic);
+        let checked = self.check_envelope(ic);
+        let v = &checked.validated;
         let isa = &ic.isa;
-        let sender = format!("{}:{}", isa.sender_qualifier, isa.sender());
-        let receiver = format!("{}:{}", isa.receiver_qualifier, isa.receiver());
-        let key = interchange_key(&sender, &receiver, isa.control_number);
-        let partnership = self.partnership_issues(ic);
-        let partnership_ok = partnership.is_empty();
-        v.report.issues.extend(partnership);
-        let mut first_seen = None;
-        if partnership_ok
-            && !v
-                .report
-                .issues
-                .iter()
-                .any(|i| i.note == Ta1Note::DuplicateControlNumber)
-        {
-            if let Some(seen) = self.state.interchange_seen(&key, p.duplicate_window, now) {
-                first_seen = Some(seen.clone());
-                v.report.issues.push(InterchangeIssue {
-                    note: Ta1Note::DuplicateControlNumber,
-                    offset: ic.offset,
-                    detail: format!(
-                        "interchange {} from {} was already received at {} (receipt {})",
-                        isa.control_number, sender, seen.at, seen.receipt_id
-                    ),
-                });
-            } else if self.seen_interchanges.contains(&key) {
-                v.report.issues.push(InterchangeIssue {
-                    note: Ta1Note::DuplicateControlNumber,
-                    offset: ic.offset,
-                    detail: format!(
-                        "interchange {} appears twice in this file",
-                        isa.control_number
-                    ),
-                });
-            }
-        }
         let accepted = v.report.is_accepted();
         let duplicate = v.report.note() == Ta1Note::DuplicateControlNumber;
         let usage = isa.parsed_usage();
         let env = Envelope {
             isa13: isa.control_number,
-            sender: sender.clone(),
-            receiver: receiver.clone(),
+            sender: checked.sender.clone(),
+            receiver: checked.receiver.clone(),
             usage: usage_indicator(usage.unwrap_or(self.ctx.mode.usage())),
         };
         let ic_doc = ids::interchange_doc_id(self.receipt.receipt_id, n);
@@ -686,334 +700,486 @@ impl<'c> Builder<'c> {
             acknowledgement_file: None,
         };
 
-        if !accepted {
-            let first_group = ic.groups.first();
-            let doc_type = first_group.map_or(EdiDocumentType::X12Ta1, |g| {
-                document_type(g.sets.first().map_or("", |s| s.id), g.header.functional_id)
-            });
-            let group = first_group.map(|g| {
-                (
-                    g.header.functional_id,
-                    g.header.control_number,
-                    g.header.version,
-                )
-            });
-            let mut event = self.received_event(
-                &ic_doc,
-                &env,
-                doc_type,
-                None,
-                if duplicate {
-                    EdiReceiptStatus::Duplicate
-                } else {
-                    EdiReceiptStatus::Rejected
-                },
-            );
-            event.x12_version = group.map(|g| g.2.into());
-            event.functional_id_code = group.map(|g| g.0.into());
-            let correlation = event.metadata.event_id.to_string();
-            self.push_received(event);
-            if duplicate {
-                let mut details = BTreeMap::from([
-                    ("level".to_owned(), "interchange".to_owned()),
-                    (
-                        "interchange_control_number".to_owned(),
-                        isa.control_number.to_owned(),
-                    ),
-                    ("interchange_sender".to_owned(), sender.clone()),
-                ]);
-                if let Some(seen) = &first_seen {
-                    details.insert("first_received_at".into(), seen.at.to_rfc3339());
-                    details.insert("first_receipt_id".into(), seen.receipt_id.clone());
-                }
-                let spec = self.exception(
-                    ExceptionKind::EdiDuplicate,
-                    Severity::Warning,
-                    &ic_doc,
-                    format!(
-                        "Partner {} sent interchange {} again; it was not processed a second time.",
-                        p.id, isa.control_number
-                    ),
-                    details,
-                    &correlation,
-                );
-                self.push_exception(&spec, None);
-            }
-            summary.acknowledgement_file = self.render(PendingAcks {
-                ta1,
-                groups: Vec::new(),
-                version,
-                usage: response_usage,
-                responds_to: &ic_doc,
-                correlation,
-            })?;
-            self.interchanges.push(summary);
-            return Ok(());
-        }
-        self.seen_interchanges.insert(key);
-        let drives_business = usage.is_some_and(|u| self.ctx.mode.drives_business(u));
-        let mut acks: Vec<(FunctionalAckOut, String, String, String)> = Vec::new();
-        let mut correlation = None;
-
-        for (gi, vg) in v.groups.iter().enumerate() {
-            let g_no = gi + 1;
-            let Some(fg) = ic.groups.get(gi) else {
-                continue;
+        let (acks, correlation) = if accepted {
+            self.seen_interchanges.insert(checked.key.clone());
+            let scope = Scope {
+                n,
+                env: &env,
+                drives_business: usage.is_some_and(|u| self.ctx.mode.drives_business(u)),
             };
-            let r = &vg.report;
-            let group = (
-                r.functional_id.as_str(),
-                r.control_number.as_str(),
-                r.version.as_str(),
-            );
-            let mut gsum = GroupSummary {
-                functional_id: r.functional_id.clone(),
-                control_number: r.control_number.clone(),
-                version: r.version.clone(),
-                status: r.status.code().into(),
-                sets: Vec::new(),
-            };
-            let gkey = group_key(&r.functional_id, &r.control_number);
-            let seen = self
-                .state
-                .group_seen(&gkey, p.duplicate_window, now)
-                .cloned();
-            if seen.is_some() || self.seen_groups.contains(&gkey) {
-                gsum.status = "duplicate".into();
-                let mut first_event = None;
-                for (si, sr) in r.sets.iter().enumerate() {
-                    let doc = ids::set_doc_id(self.receipt.receipt_id, n, g_no, si + 1);
-                    let e = self.received_event(
-                        &doc,
-                        &env,
-                        document_type(&sr.set_id, &r.functional_id),
-                        Some((group, &sr.control_number)),
-                        EdiReceiptStatus::Duplicate,
-                    );
-                    first_event.get_or_insert_with(|| e.metadata.event_id.to_string());
-                    self.push_received(e);
-                    gsum.sets.push(SetSummary {
-                        set_id: sr.set_id.clone(),
-                        control_number: sr.control_number.clone(),
-                        status: "DUPLICATE".into(),
-                        business_reference: None,
-                        order_id: None,
-                        action: None,
-                    });
+            let mut acks = Vec::new();
+            let mut correlation = None;
+            for (gi, vg) in v.groups.iter().enumerate() {
+                let Some(fg) = ic.groups.get(gi) else {
+                    continue;
+                };
+                let (gsum, ack) = self.group(&scope, gi + 1, vg, fg);
+                if let Some((ack, first_event)) = ack {
+                    correlation.get_or_insert(first_event);
+                    acks.push(ack);
                 }
-                let group_doc = ids::group_doc_id(self.receipt.receipt_id, n, g_no);
-                let mut details = BTreeMap::from([
-                    ("level".to_owned(), "group".to_owned()),
-                    ("functional_id".to_owned(), r.functional_id.clone()),
-                    ("group_control_number".to_owned(), r.control_number.clone()),
-                ]);
-                if let Some(s) = &seen {
-                    details.insert("first_received_at".into(), s.at.to_rfc3339());
-                    details.insert("first_receipt_id".into(), s.receipt_id.clone());
-                }
-                let corr = first_event.unwrap_or_else(|| ids::event_id(&group_doc, "group"));
-                let spec = self.exception(
-                    ExceptionKind::EdiDuplicate,
-                    Severity::Warning,
-                    &group_doc,
-                    format!(
-                        "Partner {} sent functional group {} {} again; it was not processed a second time.",
-                        p.id, r.functional_id, r.control_number
-                    ),
-                    details,
-                    &corr,
-                );
-                self.push_exception(&spec, None);
                 summary.groups.push(gsum);
-                continue;
             }
-            self.seen_groups.insert(gkey);
-            let group_rejected = !r.errors.is_empty();
-            let mut first_event: Option<String> = None;
-            for (si, sr) in r.sets.iter().enumerate() {
-                let doc = ids::set_doc_id(self.receipt.receipt_id, n, g_no, si + 1);
-                let status = if group_rejected {
-                    EdiReceiptStatus::Rejected
-                } else {
-                    set_status(sr.status)
-                };
-                let document = vg.documents.get(si).and_then(Option::as_ref);
-                let raw_reference = fg
-                    .sets
-                    .get(si)
-                    .and_then(|s| {
-                        s.segments
-                            .iter()
-                            .find(|seg| seg.id() == b"BEG" || seg.id() == b"AK1")
-                    })
-                    .and_then(|seg| {
-                        if seg.id() == b"BEG" {
-                            seg.element_str(3)
-                        } else {
-                            seg.element_str(2)
-                        }
-                    })
-                    .map(str::to_owned);
-                let event_id = ids::event_id(&doc, "EdiDocumentReceived");
-                first_event.get_or_insert_with(|| event_id.clone());
-                let mut set_sum = SetSummary {
-                    set_id: sr.set_id.clone(),
-                    control_number: sr.control_number.clone(),
-                    status: status_text(status).into(),
-                    business_reference: raw_reference.clone(),
-                    order_id: None,
-                    action: None,
-                };
-                let mut follow_ups: Vec<PlannedRecord> = Vec::new();
-                match document {
-                    Some(Document::PurchaseOrder(po)) => {
-                        if !drives_business {
-                            set_sum.action = Some("test_ignored".into());
-                        } else if !p.receives(DocKind::PurchaseOrder) {
-                            set_sum.action = Some("not_mapped".into());
-                            let spec = self.exception(
-                                ExceptionKind::EdiMappingFailed,
-                                Severity::Error,
-                                &doc,
-                                format!(
-                                    "Partner {} sent PO {} but its profile does not list 850 in documents.receive.",
-                                    p.id, po.po_number
-                                ),
-                                BTreeMap::from([("po_number".to_owned(), po.po_number.to_owned())]),
-                                &event_id,
-                            );
-                            self.push_exception(&spec, None);
-                        } else {
-                            let src = PoSource {
-                                isa13: isa.control_number,
-                                gs06: &r.control_number,
-                                st02: &sr.control_number,
-                                doc_id: &doc,
-                                received_event_id: &event_id,
-                                received_at: self.receipt.received_at,
-                            };
-                            match map_850(p, po, &src) {
-                                PoMapping::Submit {
-                                    event,
-                                    duplicate_copy,
-                                } => {
-                                    set_sum.order_id = Some(event.order_id.to_string());
-                                    set_sum.action = Some("submitted".into());
-                                    let mut rec = PlannedRecord::new(
-                                        &self.ctx.topics.submissions,
-                                        &event.customer_id,
-                                        GatewayEvent::OrderSubmitted(*event.clone()),
-                                    );
-                                    rec.headers
-                                        .push((BEG01_HEADER.into(), po.purpose.code().into()));
-                                    follow_ups.push(rec);
-                                    if duplicate_copy {
-                                        let mut spec = self.exception(
-                                            ExceptionKind::EdiDuplicate,
-                                            Severity::Info,
-                                            &doc,
-                                            format!(
-                                                "Partner {} sent PO {} as a duplicate copy (BEG01 07); submitted with the original's idempotency key, so it is never accepted twice.",
-                                                p.id, po.po_number
-                                            ),
-                                            BTreeMap::from([
-                                                ("level".to_owned(), "purchase_order".to_owned()),
-                                                ("po_number".to_owned(), po.po_number.to_owned()),
-                                            ]),
-                                            &event_id,
-                                        );
-                                        spec.order_id = Some(event.order_id.to_string());
-                                        spec.customer_id = Some(event.customer_id.to_string());
-                                        self.push_exception(&spec, None);
-                                    }
-                                }
-                                PoMapping::Cancel(event) => {
-                                    set_sum.order_id = Some(event.order_id.to_string());
-                                    set_sum.action = Some("cancel_requested".into());
-                                    let key = event.order_id.to_string();
-                                    let mut rec = PlannedRecord::new(
-                                        &self.ctx.topics.order_events,
-                                        &key,
-                                        GatewayEvent::OrderCancelRequested(*event),
-                                    );
-                                    rec.headers
-                                        .push((BEG01_HEADER.into(), po.purpose.code().into()));
-                                    follow_ups.push(rec);
-                                }
-                                PoMapping::NotMapped { reason, order_id } => {
-                                    set_sum.action = Some("not_mapped".into());
-                                    set_sum.order_id.clone_from(&order_id);
-                                    let mut spec = self.exception(
-                                        ExceptionKind::EdiMappingFailed,
-                                        Severity::Error,
-                                        &doc,
-                                        reason,
-                                        BTreeMap::from([
-                                            ("po_number".to_owned(), po.po_number.to_owned()),
-                                            ("purpose".to_owned(), po.purpose.code().to_owned()),
-                                        ]),
-                                        &event_id,
-                                    );
-                                    spec.order_id = order_id;
-                                    self.push_exception(&spec, None);
-                                }
-                            }
-                        }
-                    }
-                    Some(Document::FunctionalAck(fa)) => {
-                        let matched = self.match_997(fa, &doc, &event_id);
-                        set_sum.action = Some(
-                            if matched {
-                                "acknowledgement_matched"
-                            } else {
-                                "acknowledgement_unmatched"
-                            }
-                            .into(),
-                        );
-                    }
-                    _ => {}
-                }
-                let mut e = self.received_event(
-                    &doc,
-                    &env,
-                    document_type(&sr.set_id, &r.functional_id),
-                    Some((group, &sr.control_number)),
-                    status,
-                );
-                e.business_reference = raw_reference.as_deref().and_then(opt);
-                e.order_id = set_sum.order_id.as_deref().and_then(opt);
-                self.push_received(e);
-                self.business.extend(follow_ups);
-                gsum.sets.push(set_sum);
-            }
-            if vg.report.is_acknowledgment() {
-                gsum.status = "not_acknowledged".into();
-            } else if p.sends(DocKind::FunctionalAck) {
-                if let Some(ack) = build_997(r) {
-                    let group_doc = ids::group_doc_id(self.receipt.receipt_id, n, g_no);
-                    correlation.get_or_insert_with(|| first_event.clone().unwrap_or_default());
-                    acks.push((
-                        ack,
-                        ids::fa_doc_id(self.receipt.receipt_id, n, g_no),
-                        group_doc,
-                        r.control_number.clone(),
-                    ));
-                }
-            }
-            summary.groups.push(gsum);
-        }
-        self.partner_ta1s(ic, &ic_doc);
+            self.partner_ta1s(ic, &ic_doc);
+            let correlation =
+                correlation.unwrap_or_else(|| ids::event_id(&ic_doc, "EdiDocumentReceived"));
+            (acks, correlation)
+        } else {
+            let correlation = self.reject_interchange(ic, &checked, &env, &ic_doc, duplicate);
+            (Vec::new(), correlation)
+        };
         summary.acknowledgement_file = self.render(PendingAcks {
             ta1,
             groups: acks,
             version,
             usage: response_usage,
             responds_to: &ic_doc,
-            correlation: correlation
-                .unwrap_or_else(|| ids::event_id(&ic_doc, "EdiDocumentReceived")),
+            correlation,
         })?;
         self.interchanges.push(summary);
         Ok(())
+    }
+
+    /// Validates the interchange and adds the partnership's issues and a duplicate control
+    /// number (seen within the partner's window, or twice in this file) to its TA1 report.
+    fn check_envelope<'a>(&self, ic: &Interchange<'a>) -> CheckedEnvelope<'a> {
+        let p = self.profile();
+        let mut v = validate(ic);
+        let isa = &ic.isa;
+        let sender = format!("{}:{}", isa.sender_qualifier, isa.sender());
+        let receiver = format!("{}:{}", isa.receiver_qualifier, isa.receiver());
+        let key = interchange_key(&sender, &receiver, isa.control_number);
+        let partnership = self.partnership_issues(ic);
+        let partnership_ok = partnership.is_empty();
+        v.report.issues.extend(partnership);
+        let mut first_seen = None;
+        if partnership_ok
+            && !v
+                .report
+                .issues
+                .iter()
+                .any(|i| i.note == Ta1Note::DuplicateControlNumber)
+        {
+            if let Some(seen) = self
+                .state
+                .interchange_seen(&key, p.duplicate_window, self.ctx.now)
+            {
+                first_seen = Some(seen.clone());
+                v.report.issues.push(InterchangeIssue {
+                    note: Ta1Note::DuplicateControlNumber,
+                    offset: ic.offset,
+                    detail: format!(
+                        "interchange {} from {} was already received at {} (receipt {})",
+                        isa.control_number, sender, seen.at, seen.receipt_id
+                    ),
+                });
+            } else if self.seen_interchanges.contains(&key) {
+                v.report.issues.push(InterchangeIssue {
+                    note: Ta1Note::DuplicateControlNumber,
+                    offset: ic.offset,
+                    detail: format!(
+                        "interchange {} appears twice in this file",
+                        isa.control_number
+                    ),
+                });
+            }
+        }
+        CheckedEnvelope {
+            validated: v,
+            key,
+            sender,
+            receiver,
+            first_seen,
+        }
+    }
+
+    /// A rejected (or duplicate) interchange: one `EdiDocumentReceived` for the whole of it,
+    /// and an `EDI_DUPLICATE` exception for a duplicate. Returns the correlation id of its
+    /// acknowledgements.
+    fn reject_interchange(
+        &mut self,
+        ic: &Interchange<'_>,
+        checked: &CheckedEnvelope<'_>,
+        env: &Envelope<'_>,
+        ic_doc: &str,
+        duplicate: bool,
+    ) -> String {
+        let p = self.profile();
+        let isa = &ic.isa;
+        let first_group = ic.groups.first();
+        let doc_type = first_group.map_or(EdiDocumentType::X12Ta1, |g| {
+            document_type(g.sets.first().map_or("", |s| s.id), g.header.functional_id)
+        });
+        let group = first_group.map(|g| {
+            (
+                g.header.functional_id,
+                g.header.control_number,
+                g.header.version,
+            )
+        });
+        let mut event = self.received_event(
+            ic_doc,
+            env,
+            doc_type,
+            None,
+            if duplicate {
+                EdiReceiptStatus::Duplicate
+            } else {
+                EdiReceiptStatus::Rejected
+            },
+        );
+        event.x12_version = group.map(|g| g.2.into());
+        event.functional_id_code = group.map(|g| g.0.into());
+        let correlation = event.metadata.event_id.to_string();
+        self.push_received(event);
+        if duplicate {
+            let mut details = BTreeMap::from([
+                ("level".to_owned(), "interchange".to_owned()),
+                (
+                    "interchange_control_number".to_owned(),
+                    isa.control_number.to_owned(),
+                ),
+                ("interchange_sender".to_owned(), checked.sender.clone()),
+            ]);
+            if let Some(seen) = &checked.first_seen {
+                details.insert("first_received_at".into(), seen.at.to_rfc3339());
+                details.insert("first_receipt_id".into(), seen.receipt_id.clone());
+            }
+            let spec = self.exception(
+                ExceptionKind::EdiDuplicate,
+                Severity::Warning,
+                ic_doc,
+                format!(
+                    "Partner {} sent interchange {} again; it was not processed a second time.",
+                    p.id, isa.control_number
+                ),
+                details,
+                &correlation,
+            );
+            self.push_exception(&spec, None);
+        }
+        correlation
+    }
+
+    /// Functional group `g_no` of an accepted interchange: a duplicate
+    /// ([`Builder::duplicate_group`]), or each of its sets ([`Builder::received_set`]). Returns
+    /// its summary and, when a 997 answers it, the 997 and the event id of its first set.
+    fn group(
+        &mut self,
+        scope: &Scope<'_>,
+        g_no: usize,
+        vg: &ValidatedGroup<'_>,
+        fg: &FunctionalGroup<'_>,
+    ) -> (GroupSummary, Option<(PendingGroupAck, String)>) {
+        let p = self.profile();
+        let r = &vg.report;
+        let mut gsum = GroupSummary {
+            functional_id: r.functional_id.clone(),
+            control_number: r.control_number.clone(),
+            version: r.version.clone(),
+            status: r.status.code().into(),
+            sets: Vec::new(),
+        };
+        let gkey = group_key(&r.functional_id, &r.control_number);
+        let seen = self
+            .state
+            .group_seen(&gkey, p.duplicate_window, self.ctx.now)
+            .cloned();
+        if seen.is_some() || self.seen_groups.contains(&gkey) {
+            self.duplicate_group(scope, g_no, r, seen.as_ref(), &mut gsum);
+            return (gsum, None);
+        }
+        self.seen_groups.insert(gkey);
+        let mut first_event: Option<String> = None;
+        for si in 0..r.sets.len() {
+            let (set_sum, event_id) = self.received_set(scope, g_no, si, vg, fg);
+            first_event.get_or_insert(event_id);
+            gsum.sets.push(set_sum);
+        }
+        if vg.report.is_acknowledgment() {
+            gsum.status = "not_acknowledged".into();
+            return (gsum, None);
+        }
+        if !p.sends(DocKind::FunctionalAck) {
+            return (gsum, None);
+        }
+        let ack = build_997(r).map(|ack| {
+            let ack = (
+                ack,
+                ids::fa_doc_id(self.receipt.receipt_id, scope.n, g_no),
+                ids::group_doc_id(self.receipt.receipt_id, scope.n, g_no),
+                r.control_number.clone(),
+            );
+            (ack, first_event.unwrap_or_default())
+        });
+        (gsum, ack)
+    }
+
+    /// A group seen before (within the window, or earlier in this file): its sets recorded
+    /// DUPLICATE, one `EDI_DUPLICATE` exception, no 997.
+    fn duplicate_group(
+        &mut self,
+        scope: &Scope<'_>,
+        g_no: usize,
+        r: &GroupReport,
+        seen: Option<&Seen>,
+        gsum: &mut GroupSummary,
+    ) {
+        let p = self.profile();
+        let group = (
+            r.functional_id.as_str(),
+            r.control_number.as_str(),
+            r.version.as_str(),
+        );
+        gsum.status = "duplicate".into();
+        let mut first_event = None;
+        for (si, sr) in r.sets.iter().enumerate() {
+            let doc = ids::set_doc_id(self.receipt.receipt_id, scope.n, g_no, si + 1);
+            let e = self.received_event(
+                &doc,
+                scope.env,
+                document_type(&sr.set_id, &r.functional_id),
+                Some((group, &sr.control_number)),
+                EdiReceiptStatus::Duplicate,
+            );
+            first_event.get_or_insert_with(|| e.metadata.event_id.to_string());
+            self.push_received(e);
+            gsum.sets.push(SetSummary {
+                set_id: sr.set_id.clone(),
+                control_number: sr.control_number.clone(),
+                status: "DUPLICATE".into(),
+                business_reference: None,
+                order_id: None,
+                action: None,
+            });
+        }
+        let group_doc = ids::group_doc_id(self.receipt.receipt_id, scope.n, g_no);
+        let mut details = BTreeMap::from([
+            ("level".to_owned(), "group".to_owned()),
+            ("functional_id".to_owned(), r.functional_id.clone()),
+            ("group_control_number".to_owned(), r.control_number.clone()),
+        ]);
+        if let Some(s) = seen {
+            details.insert("first_received_at".into(), s.at.to_rfc3339());
+            details.insert("first_receipt_id".into(), s.receipt_id.clone());
+        }
+        let corr = first_event.unwrap_or_else(|| ids::event_id(&group_doc, "group"));
+        let spec = self.exception(
+            ExceptionKind::EdiDuplicate,
+            Severity::Warning,
+            &group_doc,
+            format!(
+                "Partner {} sent functional group {} {} again; it was not processed a second time.",
+                p.id, r.functional_id, r.control_number
+            ),
+            details,
+            &corr,
+        );
+        self.push_exception(&spec, None);
+    }
+
+    /// Set `si` of a new group: its `EdiDocumentReceived` and what its document becomes (an
+    /// 850 through [`Builder::purchase_order`], a 997 matched to what we sent). Returns its
+    /// summary and the event id of its `EdiDocumentReceived`.
+    fn received_set(
+        &mut self,
+        scope: &Scope<'_>,
+        g_no: usize,
+        si: usize,
+        vg: &ValidatedGroup<'_>,
+        fg: &FunctionalGroup<'_>,
+    ) -> (SetSummary, String) {
+        let r = &vg.report;
+        let sr = &r.sets[si];
+        let group = (
+            r.functional_id.as_str(),
+            r.control_number.as_str(),
+            r.version.as_str(),
+        );
+        let doc = ids::set_doc_id(self.receipt.receipt_id, scope.n, g_no, si + 1);
+        let status = if r.errors.is_empty() {
+            set_status(sr.status)
+        } else {
+            EdiReceiptStatus::Rejected
+        };
+        let raw_reference = fg
+            .sets
+            .get(si)
+            .and_then(|s| {
+                s.segments
+                    .iter()
+                    .find(|seg| seg.id() == b"BEG" || seg.id() == b"AK1")
+            })
+            .and_then(|seg| {
+                if seg.id() == b"BEG" {
+                    seg.element_str(3)
+                } else {
+                    seg.element_str(2)
+                }
+            })
+            .map(str::to_owned);
+        let event_id = ids::event_id(&doc, "EdiDocumentReceived");
+        let mut set_sum = SetSummary {
+            set_id: sr.set_id.clone(),
+            control_number: sr.control_number.clone(),
+            status: status_text(status).into(),
+            business_reference: raw_reference.clone(),
+            order_id: None,
+            action: None,
+        };
+        let follow_ups = match vg.documents.get(si).and_then(Option::as_ref) {
+            Some(Document::PurchaseOrder(po)) => {
+                let src = PoSource {
+                    isa13: scope.env.isa13,
+                    gs06: &r.control_number,
+                    st02: &sr.control_number,
+                    doc_id: &doc,
+                    received_event_id: &event_id,
+                    received_at: self.receipt.received_at,
+                };
+                self.purchase_order(scope, po, &src, &mut set_sum)
+            }
+            Some(Document::FunctionalAck(fa)) => {
+                let matched = self.match_997(fa, &doc, &event_id);
+                set_sum.action = Some(
+                    if matched {
+                        "acknowledgement_matched"
+                    } else {
+                        "acknowledgement_unmatched"
+                    }
+                    .into(),
+                );
+                Vec::new()
+            }
+            _ => Vec::new(),
+        };
+        let mut e = self.received_event(
+            &doc,
+            scope.env,
+            document_type(&sr.set_id, &r.functional_id),
+            Some((group, &sr.control_number)),
+            status,
+        );
+        e.business_reference = raw_reference.as_deref().and_then(opt);
+        e.order_id = set_sum.order_id.as_deref().and_then(opt);
+        self.push_received(e);
+        self.business.extend(follow_ups);
+        (set_sum, event_id)
+    }
+
+    /// An accepted 850: nothing for a test interchange in production (or the reverse), an
+    /// `EDI_MAPPING_FAILED` exception when the profile does not receive 850s or the PO cannot
+    /// be mapped, else the `OrderSubmitted` or `OrderCancelRequested` to publish after its
+    /// `EdiDocumentReceived` ([`map_850`]).
+    fn purchase_order(
+        &mut self,
+        scope: &Scope<'_>,
+        po: &PurchaseOrder<'_>,
+        src: &PoSource<'_>,
+        set_sum: &mut SetSummary,
+    ) -> Vec<PlannedRecord> {
+        let p = self.profile();
+        let (doc, event_id) = (src.doc_id, src.received_event_id);
+        if !scope.drives_business {
+            set_sum.action = Some("test_ignored".into());
+            return Vec::new();
+        }
+        if !p.receives(DocKind::PurchaseOrder) {
+            set_sum.action = Some("not_mapped".into());
+            let spec = self.exception(
+                ExceptionKind::EdiMappingFailed,
+                Severity::Error,
+                doc,
+                format!(
+                    "Partner {} sent PO {} but its profile does not list 850 in documents.receive.",
+                    p.id, po.po_number
+                ),
+                BTreeMap::from([("po_number".to_owned(), po.po_number.to_owned())]),
+                event_id,
+            );
+            self.push_exception(&spec, None);
+            return Vec::new();
+        }
+        let topics = self.ctx.topics;
+        let planned = |topic: &str, key: String, event: GatewayEvent| {
+            let mut rec = PlannedRecord::new(topic, &key, event);
+            rec.headers
+                .push((BEG01_HEADER.to_owned(), po.purpose.code().to_owned()));
+            vec![rec]
+        };
+        match map_850(p, po, src) {
+            PoMapping::Submit {
+                event,
+                duplicate_copy,
+            } => {
+                set_sum.order_id = Some(event.order_id.to_string());
+                set_sum.action = Some("submitted".into());
+                if duplicate_copy {
+                    self.duplicate_copy(po, &event, doc, event_id);
+                }
+                let key = event.customer_id.to_string();
+                planned(
+                    &topics.submissions,
+                    key,
+                    GatewayEvent::OrderSubmitted(*event),
+                )
+            }
+            PoMapping::Cancel(event) => {
+                set_sum.order_id = Some(event.order_id.to_string());
+                set_sum.action = Some("cancel_requested".into());
+                let key = event.order_id.to_string();
+                planned(
+                    &topics.order_events,
+                    key,
+                    GatewayEvent::OrderCancelRequested(*event),
+                )
+            }
+            PoMapping::NotMapped { reason, order_id } => {
+                set_sum.action = Some("not_mapped".into());
+                set_sum.order_id.clone_from(&order_id);
+                let mut spec = self.exception(
+                    ExceptionKind::EdiMappingFailed,
+                    Severity::Error,
+                    doc,
+                    reason,
+                    BTreeMap::from([
+                        ("po_number".to_owned(), po.po_number.to_owned()),
+                        ("purpose".to_owned(), po.purpose.code().to_owned()),
+                    ]),
+                    event_id,
+                );
+                spec.order_id = order_id;
+                self.push_exception(&spec, None);
+                Vec::new()
+            }
+        }
+    }
+
+    /// The INFO `EDI_DUPLICATE` exception of a PO sent as a duplicate copy (BEG01 07).
+    fn duplicate_copy(
+        &mut self,
+        po: &PurchaseOrder<'_>,
+        event: &OrderSubmitted,
+        doc: &str,
+        event_id: &str,
+    ) {
+        let mut spec = self.exception(
+            ExceptionKind::EdiDuplicate,
+            Severity::Info,
+            doc,
+            format!(
+                "Partner {} sent PO {} as a duplicate copy (BEG01 07); submitted with the original's idempotency key, so it is never accepted twice.",
+                self.profile().id, po.po_number
+            ),
+            BTreeMap::from([
+                ("level".to_owned(), "purchase_order".to_owned()),
+                ("po_number".to_owned(), po.po_number.to_owned()),
+            ]),
+            event_id,
+        );
+        spec.order_id = Some(event.order_id.to_string());
+        spec.customer_id = Some(event.customer_id.to_string());
+        self.push_exception(&spec, None);
     }
 
     /// Matches a partner's 997 to the documents we sent; whether it acknowledged any.
@@ -1292,20 +1458,7 @@ pub fn decide(
     input: &[u8],
 ) -> Result<InboundDecision, GatewayError> {
     let p = ctx.profile;
-    let mut b = Builder {
-        ctx,
-        receipt,
-        state,
-        alloc: Allocator::new(&p.id, state.counters, p.first_control_number),
-        received: Vec::new(),
-        business: Vec::new(),
-        sent: Vec::new(),
-        files: Vec::new(),
-        interchanges: Vec::new(),
-        seen_interchanges: HashSet::new(),
-        seen_groups: HashSet::new(),
-        acknowledged: HashSet::new(),
-    };
+    let mut b = Builder::new(ctx, state, receipt);
     let mut n = 0;
     for item in interchanges(input) {
         n += 1;
@@ -1400,6 +1553,109 @@ mod tests {
                 }
             }
             d
+        }
+    }
+
+    /// Runs `f` on a builder over `env` (the steps of [`Builder::interchange`] alone).
+    fn with_builder<T>(env: &Env, f: impl FnOnce(&mut Builder<'_>) -> T) -> T {
+        let receipt = Receipt {
+            receipt_id: "20240115T103001000Z-0123456789ab",
+            received_at: Utc::now(),
+            archive_reference: "file:///data/r.x12",
+            size_bytes: 0,
+            sha256: "",
+        };
+        let ctx = InboundContext {
+            profile: &env.profile,
+            topics: &env.topics,
+            mode: env.mode,
+            archive: &env.archive,
+            now: Utc::now(),
+        };
+        let mut b = Builder::new(&ctx, &env.state, &receipt);
+        f(&mut b)
+    }
+
+    #[test]
+    fn the_envelope_check_alone_finds_an_interchange_twice_in_one_file() {
+        let env = Env::new(TEST_PROFILE);
+        let input = corpus("01_4010_star_colon_tilde.x12");
+        let ic = interchanges(&input)
+            .next()
+            .expect("one interchange")
+            .expect("readable");
+        with_builder(&env, |b| {
+            let first = b.check_envelope(&ic);
+            assert!(
+                first.validated.report.is_accepted(),
+                "{:?}",
+                first.validated.report
+            );
+            assert!(first.first_seen.is_none());
+            b.seen_interchanges.insert(first.key.clone());
+            let again = b.check_envelope(&ic);
+            assert_eq!(
+                again.validated.report.note(),
+                Ta1Note::DuplicateControlNumber
+            );
+            assert!(
+                again
+                    .validated
+                    .report
+                    .issues
+                    .iter()
+                    .any(|i| i.detail.contains("appears twice in this file")),
+                "{:?}",
+                again.validated.report.issues
+            );
+        });
+    }
+
+    #[test]
+    fn a_purchase_order_alone_is_ignored_when_its_usage_does_not_drive_business() {
+        let env = Env::new(TEST_PROFILE);
+        let input = corpus("01_4010_star_colon_tilde.x12");
+        let ic = interchanges(&input)
+            .next()
+            .expect("one interchange")
+            .expect("readable");
+        let v = validate(&ic);
+        let Some(Some(Document::PurchaseOrder(po))) = v.groups[0].documents.first() else {
+            panic!("an 850");
+        };
+        let envelope = Envelope {
+            isa13: ic.isa.control_number,
+            sender: String::new(),
+            receiver: String::new(),
+            usage: UsageIndicator::Production,
+        };
+        let src = PoSource {
+            isa13: ic.isa.control_number,
+            gs06: "1",
+            st02: "0001",
+            doc_id: "doc",
+            received_event_id: "ev",
+            received_at: Utc::now(),
+        };
+        let mut set_sum = SetSummary {
+            set_id: "850".into(),
+            control_number: "0001".into(),
+            status: "ACCEPTED".into(),
+            business_reference: None,
+            order_id: None,
+            action: None,
+        };
+        for (drives_business, action, records) in
+            [(false, "test_ignored", 0), (true, "submitted", 1)]
+        {
+            let scope = Scope {
+                n: 1,
+                env: &envelope,
+                drives_business,
+            };
+            let out = with_builder(&env, |b| b.purchase_order(&scope, po, &src, &mut set_sum));
+            assert_eq!(set_sum.action.as_deref(), Some(action));
+            assert_eq!(out.len(), records);
         }
     }
 

@@ -14,8 +14,15 @@
 //!
 //! The 855 echoes the 850's PO1 lines, so the archived 850 is read back
 //! ([`find_purchase_order`]) through `partner_po.edi_document_id`.
+//!
+//! [`OrderEventsHandler`] is the consumer's [`Handler`]: it hands each record to
+//! [`Gateway::on_order_event`], which decides with the functions below under the partner's
+//! lock and carries the plan out.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use dsync_bus::{Handler, HandlerResult, InboundRecord};
 use dsync_events::{
     AcceptedOrderLine, CompactString, EdiControlNumbers, EdiDocumentSent, EdiDocumentType,
     EventMetadata, OrderAccepted, OrderChannel, OrderRejected, PartnerPoReference, PriceFlag,
@@ -28,6 +35,7 @@ use dsync_x12::{interchanges, validate_group, Decimal, Document, LineStatus, PoA
 use crate::archive::Archive;
 use crate::events::{metadata, GatewayEvent, PlannedRecord, SOURCE_SYSTEM};
 use crate::files;
+use crate::gateway::Gateway;
 use crate::handlers::interchanges::OutboundFile;
 use crate::ids::{self, DocPosition};
 use crate::outbound::{outbox_file_name, render_855, st02_text, x12_date_time, Allocator};
@@ -35,6 +43,23 @@ use crate::profile::{DocKind, PartnerProfile};
 use crate::state::PartnerState;
 use crate::topics::Topics;
 use crate::GatewayError;
+
+/// The handler of `orders.events`.
+#[derive(Debug)]
+pub struct OrderEventsHandler(Arc<Gateway>);
+
+impl OrderEventsHandler {
+    /// A handler over the gateway.
+    pub fn new(gateway: Arc<Gateway>) -> Self {
+        Self(gateway)
+    }
+}
+
+impl Handler for OrderEventsHandler {
+    async fn handle(&self, record: &InboundRecord) -> HandlerResult {
+        self.0.on_order_event(record).await
+    }
+}
 
 /// An order outcome.
 #[derive(Debug, Clone, Copy)]

@@ -4,7 +4,10 @@
 //! [`Effects`]; it returns whether the state changed. Output event ids are deterministic
 //! (UUIDv5 of the projector's namespace and the fact), so applying the same input to the same
 //! state always yields the same events.
+//!
+//! [`inputs`] is the consumer's `dsync_bus::Handler` of both input streams.
 
+pub mod inputs;
 pub mod movements;
 pub mod reservations;
 

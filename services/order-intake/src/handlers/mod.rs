@@ -1,5 +1,6 @@
-//! The handlers: plain logic over typed events and state, one module per stream, no I/O.
-//! The I/O around them (decoding, producing, followers) is in [`crate::consumer`] and
+//! The handlers: one module per input stream, its logic plain code over typed events and
+//! state (no I/O, unit-tested). The consumer's `dsync_bus::Handler` of `orders.submissions` is
+//! [`submissions::SubmissionHandler`]; the followers of the other streams are in
 //! [`crate::follow`].
 
 pub mod invoicing;

@@ -2,6 +2,7 @@
 //! event, the master data and the customer's order history: [`classify`] tells a new order from
 //! a redelivery, a duplicate or a conflicting reuse of its idempotency key; [`decide`] checks
 //! every rule and builds `OrderAccepted` or `OrderRejected` with every reason found.
+//! [`SubmissionHandler`] is the consumer's `dsync_bus::Handler` over them.
 //!
 //! Rules, in the order reported:
 //!
@@ -31,6 +32,10 @@
 //!
 //! Amounts are integers in minor units; line totals round half up.
 
+mod handler;
+
+pub use handler::SubmissionHandler;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -39,9 +44,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dsync_bus::EventHeaders;
 use dsync_events::{
     AcceptedOrderLine, AggregateType, AtpPolicy, BusinessException, CompactString,
-    CustomerUpserted, Event, EventMetadata, ExceptionKind, ItemStatus, ItemUpserted, Money,
-    OrderAccepted, OrderChannel, OrderRejected, OrderShipTo, OrderSubmitted, PriceFlag, PriceKind,
-    PriceListEntryUpserted, RejectionCode, RejectionReason, Severity, SubmittedOrderLine,
+    CustomerUpserted, Event, EventMetadata, ExceptionKind, ItemStatus, ItemUnit, ItemUpserted,
+    Money, OrderAccepted, OrderChannel, OrderRejected, OrderShipTo, OrderSubmitted, PriceFlag,
+    PriceKind, PriceListEntryUpserted, RejectionCode, RejectionReason, Severity,
+    SubmittedOrderLine,
 };
 use serde::Serialize;
 
@@ -518,7 +524,9 @@ fn check_customer<'a>(
     Some(c)
 }
 
-/// Validates a new submission and builds its outcome event.
+/// Validates a new submission and builds its outcome event: the order-level checks, each line
+/// ([`check_line`], then [`promise_line`] for a known customer), the PARTIAL "nothing
+/// promised" rule, the credit check, then the event.
 pub fn decide(
     sub: &OrderSubmitted,
     md: &MasterData,
@@ -538,239 +546,32 @@ pub fn decide(
         Some(p @ (AtpPolicy::Backorder | AtpPolicy::Partial)) => p,
         _ => AtpPolicy::Reject,
     };
-    let currency = sub.currency.as_str();
     let mut remaining_atp: HashMap<CompactString, i64> = HashMap::new();
     let mut lines = Vec::with_capacity(sub.lines.len());
     for (i, line) in sub.lines.iter().enumerate() {
-        let n = Some(line.line_number);
-        let field = |f: &str| Some(format!("lines[{i}].{f}"));
-        let item = match resolve_item(md, line) {
-            Ok(item) => item,
-            Err(f) => {
-                let given = match f {
-                    "gtin" => line.gtin.as_deref(),
-                    "vendor_part_number" => line.vendor_part_number.as_deref(),
-                    _ => line.sku.as_deref(),
-                };
-                let message = match given {
-                    Some(g) => format!("line {}: item {g} is not known", line.line_number),
-                    None => format!(
-                        "line {}: no SKU, vendor part number or GTIN",
-                        line.line_number
-                    ),
-                };
-                reasons.add(RejectionCode::UnknownItem, message, n, field(f));
-                continue;
-            }
-        };
-        if !sellable(item) {
-            reasons.add(
-                RejectionCode::ItemNotSellable,
-                format!(
-                    "line {}: item {} is not sellable (status {})",
-                    line.line_number,
-                    item.sku,
-                    item.status.as_str()
-                ),
-                n,
-                field("sku"),
-            );
+        let Some(checked) = check_line(md, line, i, &mut reasons) else {
             continue;
+        };
+        let Some(customer) = customer else { continue };
+        let ctx = LineContext {
+            sub,
+            md,
+            customer,
+            policy,
+            atp_policy,
+            date,
+        };
+        if let Some(l) = promise_line(&ctx, &checked, &mut remaining_atp, &mut reasons) {
+            lines.push(l);
         }
-        let Some(unit) = item
-            .units
-            .iter()
-            .find(|u| u.unit.eq_ignore_ascii_case(line.unit.trim()))
-            .filter(|u| u.orderable && u.factor_to_base > 0)
-        else {
-            let known: Vec<&str> = item
-                .units
-                .iter()
-                .filter(|u| u.orderable)
-                .map(|u| u.unit.as_str())
-                .collect();
-            reasons.add(
-                RejectionCode::UnknownUnit,
-                format!(
-                    "line {}: unit {} is not an orderable unit of item {} ({})",
-                    line.line_number,
-                    line.unit,
-                    item.sku,
-                    known.join(", ")
-                ),
-                n,
-                field("unit"),
-            );
-            continue;
-        };
-        let ordered_base = match base_quantity(line.quantity, unit.factor_to_base) {
-            Ok(b) => b,
-            Err(problem) => {
-                reasons.add(
-                    RejectionCode::InvalidQuantity,
-                    format!(
-                        "line {}: quantity {} {} {}",
-                        line.line_number,
-                        line.quantity,
-                        unit.unit,
-                        problem.describe(&item.base_unit, unit.factor_to_base)
-                    ),
-                    n,
-                    field("quantity"),
-                );
-                continue;
-            }
-        };
-        let Some(c) = customer else { continue };
-        let Some((entry, price_factor)) = resolve_price(md, c, item, currency, date, &unit.unit)
-        else {
-            reasons.add(
-                RejectionCode::NoPrice,
-                format!(
-                    "line {}: no contract or list price for item {} in {currency} on {date}",
-                    line.line_number, item.sku
-                ),
-                n,
-                field("sku"),
-            );
-            continue;
-        };
-        let available = remaining_atp
-            .entry(item.sku.clone())
-            .or_insert_with(|| atp(md, &item.sku, sub.channel));
-        let promised = ordered_base.min((*available).max(0));
-        *available -= promised;
-        let short = ordered_base - promised;
-        let (backordered, cancelled) = match atp_policy {
-            AtpPolicy::Backorder => (short, 0),
-            AtpPolicy::Partial => (0, short),
-            _ => {
-                if short > 0 {
-                    reasons.add(
-                        RejectionCode::InsufficientStock,
-                        format!(
-                            "line {}: {ordered_base} {} of {} ordered, {promised} available to promise",
-                            line.line_number, item.base_unit, item.sku
-                        ),
-                        n,
-                        field("quantity"),
-                    );
-                }
-                (0, 0)
-            }
-        };
-        let flag = price_flag(
-            line.submitted_unit_price.as_ref(),
-            entry.unit_price.amount_minor,
-            price_factor,
-            unit.factor_to_base,
-            policy.price_tolerance_percent,
-        );
-        if matches!(flag, PriceFlag::SubmittedHigher | PriceFlag::SubmittedLower)
-            && policy.price_mismatch == PriceMismatchPolicy::Reject
-        {
-            reasons.add(
-                RejectionCode::PriceMismatch,
-                format!(
-                    "line {}: submitted price {} differs from the {} price {} per {} beyond {}%",
-                    line.line_number,
-                    line.submitted_unit_price
-                        .as_ref()
-                        .map_or(0, |m| m.amount_minor),
-                    entry.kind.as_str(),
-                    entry.unit_price.amount_minor,
-                    entry.unit,
-                    policy.price_tolerance_percent
-                ),
-                n,
-                field("submitted_unit_price"),
-            );
-        }
-        let net = ordered_base - cancelled;
-        lines.push(AcceptedOrderLine {
-            line_number: line.line_number,
-            partner_line_id: line.partner_line_id.clone(),
-            sku: item.sku.clone(),
-            ordered_quantity: line.quantity,
-            ordered_unit: line.unit.clone(),
-            base_unit: item.base_unit.clone(),
-            ordered_quantity_base: ordered_base,
-            promised_quantity_base: promised,
-            backordered_quantity_base: backordered,
-            cancelled_quantity_base: cancelled,
-            unit_price: entry.unit_price.clone(),
-            price_unit: entry.unit.clone(),
-            price_kind: entry.kind,
-            price_list_id: entry.price_list_id.clone(),
-            price_entry_id: Some(entry.entry_id.clone()),
-            submitted_unit_price: line.submitted_unit_price.clone(),
-            price_flag: flag,
-            line_total: money(
-                mul_div_round(net, entry.unit_price.amount_minor, price_factor),
-                currency,
-            ),
-        });
     }
-    if atp_policy == AtpPolicy::Partial
-        && !lines.is_empty()
-        && lines.iter().all(|l| l.promised_quantity_base == 0)
-    {
-        for l in &lines {
-            reasons.add(
-                RejectionCode::InsufficientStock,
-                format!(
-                    "line {}: nothing of {} available to promise",
-                    l.line_number, l.sku
-                ),
-                Some(l.line_number),
-                sub.lines
-                    .iter()
-                    .position(|s| s.line_number == l.line_number)
-                    .map(|i| format!("lines[{i}].quantity")),
-            );
-        }
+    if atp_policy == AtpPolicy::Partial {
+        check_something_promised(sub, &lines, &mut reasons);
     }
     let order_total: i64 = lines.iter().map(|l| l.line_total.amount_minor).sum();
-    let mut exposure_after = None;
-    if let Some(c) = customer {
-        if let Some(limit) = &c.credit_limit {
-            let after = c.open_balance.amount_minor + history.open_orders_value + order_total;
-            if after > limit.amount_minor {
-                reasons.order(
-                    RejectionCode::CreditLimitExceeded,
-                    format!(
-                        "credit exposure {after} (open balance {} + open orders {} + this order {order_total}) exceeds the limit {} {}",
-                        c.open_balance.amount_minor,
-                        history.open_orders_value,
-                        limit.amount_minor,
-                        limit.currency
-                    ),
-                    "lines",
-                );
-            }
-            exposure_after = Some(money(after, &limit.currency));
-        }
-    }
-    if reasons.0.is_empty() {
-        Decision::Accepted(Box::new(OrderAccepted {
-            metadata: meta.metadata::<OrderAccepted>(),
-            order_id: sub.order_id.clone(),
-            customer_id: sub.customer_id.clone(),
-            channel: sub.channel,
-            idempotency_key: sub.idempotency_key.clone(),
-            customer_po_number: sub.customer_po_number.clone(),
-            partner_po: sub.partner_po.clone(),
-            ship_to,
-            requested_ship_date: sub.requested_ship_date,
-            cancel_after_date: sub.cancel_after_date,
-            currency: sub.currency.clone(),
-            atp_policy,
-            lines,
-            order_total: money(order_total, currency),
-            credit_exposure_after: exposure_after,
-        }))
-    } else {
-        Decision::Rejected(Box::new(OrderRejected {
+    let exposure_after = customer.and_then(|c| check_credit(c, history, order_total, &mut reasons));
+    if !reasons.0.is_empty() {
+        return Decision::Rejected(Box::new(OrderRejected {
             metadata: meta.metadata::<OrderRejected>(),
             order_id: sub.order_id.clone(),
             customer_id: sub.customer_id.clone(),
@@ -779,8 +580,318 @@ pub fn decide(
             customer_po_number: sub.customer_po_number.clone(),
             partner_po: sub.partner_po.clone(),
             reasons: reasons.0,
-        }))
+        }));
     }
+    Decision::Accepted(Box::new(OrderAccepted {
+        metadata: meta.metadata::<OrderAccepted>(),
+        order_id: sub.order_id.clone(),
+        customer_id: sub.customer_id.clone(),
+        channel: sub.channel,
+        idempotency_key: sub.idempotency_key.clone(),
+        customer_po_number: sub.customer_po_number.clone(),
+        partner_po: sub.partner_po.clone(),
+        ship_to,
+        requested_ship_date: sub.requested_ship_date,
+        cancel_after_date: sub.cancel_after_date,
+        currency: sub.currency.clone(),
+        atp_policy,
+        lines,
+        order_total: money(order_total, &sub.currency),
+        credit_exposure_after: exposure_after,
+    }))
+}
+
+/// A line whose item, unit and quantity passed [`check_line`].
+#[derive(Debug)]
+struct CheckedLine<'a> {
+    /// Index in the submission (field paths).
+    index: usize,
+    line: &'a SubmittedOrderLine,
+    item: &'a ItemUpserted,
+    unit: &'a ItemUnit,
+    /// The quantity in base units.
+    ordered_base: i64,
+}
+
+/// What [`promise_line`] checks a line against.
+struct LineContext<'a> {
+    sub: &'a OrderSubmitted,
+    md: &'a MasterData,
+    customer: &'a CustomerUpserted,
+    policy: &'a Policy,
+    atp_policy: AtpPolicy,
+    date: NaiveDate,
+}
+
+/// The item (`UNKNOWN_ITEM`, `ITEM_NOT_SELLABLE`), unit (`UNKNOWN_UNIT`) and quantity
+/// (`INVALID_QUANTITY`) of line `i`; `None` (with its reason) when one of them fails.
+fn check_line<'a>(
+    md: &'a MasterData,
+    line: &'a SubmittedOrderLine,
+    i: usize,
+    reasons: &mut Reasons,
+) -> Option<CheckedLine<'a>> {
+    let n = Some(line.line_number);
+    let field = |f: &str| Some(format!("lines[{i}].{f}"));
+    let item = match resolve_item(md, line) {
+        Ok(item) => item,
+        Err(f) => {
+            let given = match f {
+                "gtin" => line.gtin.as_deref(),
+                "vendor_part_number" => line.vendor_part_number.as_deref(),
+                _ => line.sku.as_deref(),
+            };
+            let message = match given {
+                Some(g) => format!("line {}: item {g} is not known", line.line_number),
+                None => format!(
+                    "line {}: no SKU, vendor part number or GTIN",
+                    line.line_number
+                ),
+            };
+            reasons.add(RejectionCode::UnknownItem, message, n, field(f));
+            return None;
+        }
+    };
+    if !sellable(item) {
+        reasons.add(
+            RejectionCode::ItemNotSellable,
+            format!(
+                "line {}: item {} is not sellable (status {})",
+                line.line_number,
+                item.sku,
+                item.status.as_str()
+            ),
+            n,
+            field("sku"),
+        );
+        return None;
+    }
+    let Some(unit) = item
+        .units
+        .iter()
+        .find(|u| u.unit.eq_ignore_ascii_case(line.unit.trim()))
+        .filter(|u| u.orderable && u.factor_to_base > 0)
+    else {
+        let known: Vec<&str> = item
+            .units
+            .iter()
+            .filter(|u| u.orderable)
+            .map(|u| u.unit.as_str())
+            .collect();
+        reasons.add(
+            RejectionCode::UnknownUnit,
+            format!(
+                "line {}: unit {} is not an orderable unit of item {} ({})",
+                line.line_number,
+                line.unit,
+                item.sku,
+                known.join(", ")
+            ),
+            n,
+            field("unit"),
+        );
+        return None;
+    };
+    let ordered_base = match base_quantity(line.quantity, unit.factor_to_base) {
+        Ok(b) => b,
+        Err(problem) => {
+            reasons.add(
+                RejectionCode::InvalidQuantity,
+                format!(
+                    "line {}: quantity {} {} {}",
+                    line.line_number,
+                    line.quantity,
+                    unit.unit,
+                    problem.describe(&item.base_unit, unit.factor_to_base)
+                ),
+                n,
+                field("quantity"),
+            );
+            return None;
+        }
+    };
+    Some(CheckedLine {
+        index: i,
+        line,
+        item,
+        unit,
+        ordered_base,
+    })
+}
+
+/// The price (`NO_PRICE`), the promise against what is left to promise of the item (consumed
+/// line by line; `INSUFFICIENT_STOCK` under REJECT) and the submitted price's flag
+/// ([`check_submitted_price`]) of a checked line; its accepted line.
+fn promise_line(
+    ctx: &LineContext<'_>,
+    checked: &CheckedLine<'_>,
+    remaining_atp: &mut HashMap<CompactString, i64>,
+    reasons: &mut Reasons,
+) -> Option<AcceptedOrderLine> {
+    let CheckedLine {
+        index: i,
+        line,
+        item,
+        unit,
+        ordered_base,
+    } = *checked;
+    let (n, currency, date) = (Some(line.line_number), ctx.sub.currency.as_str(), ctx.date);
+    let field = |f: &str| Some(format!("lines[{i}].{f}"));
+    let Some((entry, price_factor)) =
+        resolve_price(ctx.md, ctx.customer, item, currency, date, &unit.unit)
+    else {
+        reasons.add(
+            RejectionCode::NoPrice,
+            format!(
+                "line {}: no contract or list price for item {} in {currency} on {date}",
+                line.line_number, item.sku
+            ),
+            n,
+            field("sku"),
+        );
+        return None;
+    };
+    let available = remaining_atp
+        .entry(item.sku.clone())
+        .or_insert_with(|| atp(ctx.md, &item.sku, ctx.sub.channel));
+    let promised = ordered_base.min((*available).max(0));
+    *available -= promised;
+    let short = ordered_base - promised;
+    let (backordered, cancelled) = match ctx.atp_policy {
+        AtpPolicy::Backorder => (short, 0),
+        AtpPolicy::Partial => (0, short),
+        _ => {
+            if short > 0 {
+                reasons.add(
+                    RejectionCode::InsufficientStock,
+                    format!(
+                        "line {}: {ordered_base} {} of {} ordered, {promised} available to promise",
+                        line.line_number, item.base_unit, item.sku
+                    ),
+                    n,
+                    field("quantity"),
+                );
+            }
+            (0, 0)
+        }
+    };
+    let flag = check_submitted_price(ctx.policy, checked, entry, price_factor, reasons);
+    let net = ordered_base - cancelled;
+    Some(AcceptedOrderLine {
+        line_number: line.line_number,
+        partner_line_id: line.partner_line_id.clone(),
+        sku: item.sku.clone(),
+        ordered_quantity: line.quantity,
+        ordered_unit: line.unit.clone(),
+        base_unit: item.base_unit.clone(),
+        ordered_quantity_base: ordered_base,
+        promised_quantity_base: promised,
+        backordered_quantity_base: backordered,
+        cancelled_quantity_base: cancelled,
+        unit_price: entry.unit_price.clone(),
+        price_unit: entry.unit.clone(),
+        price_kind: entry.kind,
+        price_list_id: entry.price_list_id.clone(),
+        price_entry_id: Some(entry.entry_id.clone()),
+        submitted_unit_price: line.submitted_unit_price.clone(),
+        price_flag: flag,
+        line_total: money(
+            mul_div_round(net, entry.unit_price.amount_minor, price_factor),
+            currency,
+        ),
+    })
+}
+
+/// The submitted unit price against ours, within the tolerance: its flag, and
+/// `PRICE_MISMATCH` when the policy rejects a flagged price.
+fn check_submitted_price(
+    policy: &Policy,
+    checked: &CheckedLine<'_>,
+    entry: &PriceListEntryUpserted,
+    price_factor: i64,
+    reasons: &mut Reasons,
+) -> PriceFlag {
+    let (line, i) = (checked.line, checked.index);
+    let flag = price_flag(
+        line.submitted_unit_price.as_ref(),
+        entry.unit_price.amount_minor,
+        price_factor,
+        checked.unit.factor_to_base,
+        policy.price_tolerance_percent,
+    );
+    if matches!(flag, PriceFlag::SubmittedHigher | PriceFlag::SubmittedLower)
+        && policy.price_mismatch == PriceMismatchPolicy::Reject
+    {
+        reasons.add(
+            RejectionCode::PriceMismatch,
+            format!(
+                "line {}: submitted price {} differs from the {} price {} per {} beyond {}%",
+                line.line_number,
+                line.submitted_unit_price
+                    .as_ref()
+                    .map_or(0, |m| m.amount_minor),
+                entry.kind.as_str(),
+                entry.unit_price.amount_minor,
+                entry.unit,
+                policy.price_tolerance_percent
+            ),
+            Some(line.line_number),
+            Some(format!("lines[{i}].submitted_unit_price")),
+        );
+    }
+    flag
+}
+
+/// PARTIAL: an order of which nothing can be promised is rejected (`INSUFFICIENT_STOCK` on
+/// every line).
+fn check_something_promised(
+    sub: &OrderSubmitted,
+    lines: &[AcceptedOrderLine],
+    reasons: &mut Reasons,
+) {
+    if lines.is_empty() || lines.iter().any(|l| l.promised_quantity_base != 0) {
+        return;
+    }
+    for l in lines {
+        reasons.add(
+            RejectionCode::InsufficientStock,
+            format!(
+                "line {}: nothing of {} available to promise",
+                l.line_number, l.sku
+            ),
+            Some(l.line_number),
+            sub.lines
+                .iter()
+                .position(|s| s.line_number == l.line_number)
+                .map(|i| format!("lines[{i}].quantity")),
+        );
+    }
+}
+
+/// Open balance + open orders + this order against the customer's credit limit
+/// (`CREDIT_LIMIT_EXCEEDED`); the exposure after this order, when there is a limit.
+fn check_credit(
+    c: &CustomerUpserted,
+    history: &History,
+    order_total: i64,
+    reasons: &mut Reasons,
+) -> Option<Money> {
+    let limit = c.credit_limit.as_ref()?;
+    let after = c.open_balance.amount_minor + history.open_orders_value + order_total;
+    if after > limit.amount_minor {
+        reasons.order(
+            RejectionCode::CreditLimitExceeded,
+            format!(
+                "credit exposure {after} (open balance {} + open orders {} + this order {order_total}) exceeds the limit {} {}",
+                c.open_balance.amount_minor,
+                history.open_orders_value,
+                limit.amount_minor,
+                limit.currency
+            ),
+            "lines",
+        );
+    }
+    Some(money(after, &limit.currency))
 }
 
 /// The report of an EDI submission that was not processed because its order already has an
@@ -1028,6 +1139,57 @@ mod tests {
             unreachable!()
         };
         assert!(r.reasons.iter().any(|x| x.message.contains("past due")));
+    }
+
+    #[test]
+    fn a_line_is_checked_alone_item_unit_quantity() {
+        let md = master();
+        let sub = submission(
+            "C1",
+            &[
+                ("SKU-1", 1.0, "EA"),
+                ("NOPE", 1.0, "EA"),
+                ("SKU-1", 1.0, "PAIL"),
+            ],
+        );
+        let mut reasons = Reasons(Vec::new());
+        let ok = check_line(&md, &sub.lines[0], 0, &mut reasons).expect("valid line");
+        assert_eq!((ok.item.sku.as_str(), ok.ordered_base), ("SKU-1", 1));
+        assert!(reasons.0.is_empty());
+        assert!(check_line(&md, &sub.lines[1], 1, &mut reasons).is_none());
+        assert!(check_line(&md, &sub.lines[2], 2, &mut reasons).is_none());
+        let found: Vec<(RejectionCode, Option<&str>)> = reasons
+            .0
+            .iter()
+            .map(|r| (r.code, r.field.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (RejectionCode::UnknownItem, Some("lines[1].sku")),
+                (RejectionCode::UnknownUnit, Some("lines[2].unit")),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_credit_check_alone() {
+        let mut c = customer("C1");
+        c.credit_limit = Some(usd(10_000));
+        c.open_balance = usd(5_000);
+        let history = History {
+            open_orders_value: 4_000,
+            ..History::default()
+        };
+        let mut reasons = Reasons(Vec::new());
+        let after = check_credit(&c, &history, 1_000, &mut reasons);
+        assert_eq!(after.map(|m| m.amount_minor), Some(10_000));
+        assert!(reasons.0.is_empty());
+        check_credit(&c, &history, 1_001, &mut reasons);
+        assert_eq!(reasons.0.len(), 1);
+        assert_eq!(reasons.0[0].code, RejectionCode::CreditLimitExceeded);
+        c.credit_limit = None;
+        assert_eq!(check_credit(&c, &history, i64::MAX / 4, &mut reasons), None);
     }
 
     #[test]

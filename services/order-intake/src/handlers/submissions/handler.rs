@@ -1,4 +1,4 @@
-//! The submissions consumer: one [`Handler`] over `orders.submissions` (keyed by customer), run
+//! The submissions handler: one [`Handler`] over `orders.submissions` (keyed by customer), run
 //! by the consumer group, so each customer's submissions are validated by exactly one
 //! instance at a time, one after the other: the single writer of the customer's duplicate
 //! indexes and credit exposure.
@@ -21,12 +21,12 @@ use dsync_bus::{Handler, HandlerError, HandlerResult, InboundRecord, OutboundRec
 use dsync_events::{AnyEvent, OrderChannel, OrderSubmitted};
 use tracing::{debug, info};
 
-use crate::core::{lock, read, Core};
-use crate::handlers::order_events::{CONTENT_HASH_HEADER, SUBMISSION_HEADER};
-use crate::handlers::submissions::{
+use super::{
     classify, content_hash, decide, duplicate_event_id, duplicate_report, outcome_event_id,
     Decision, History, OutcomeMeta, Prior,
 };
+use crate::core::{lock, read, Core};
+use crate::handlers::order_events::{CONTENT_HASH_HEADER, SUBMISSION_HEADER};
 use crate::state::ledger::PartnerPoKey;
 use crate::state::OrderRecord;
 use crate::IntakeError;
