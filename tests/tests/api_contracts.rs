@@ -86,16 +86,33 @@ async fn sample_master_data(ie: &IntakeEnv) -> anyhow::Result<()> {
     .await
 }
 
+/// A fresh temporary directory, removed on drop.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn create() -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("dsync-contracts-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Runs schemathesis with the document at `document` (a path) against the API at `url`,
 /// authenticated with `api_key`.
 async fn run_schemathesis(url: &str, document: &Path, api_key: &str) -> anyhow::Result<()> {
     let st = schemathesis()?;
     let contracts = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
-    // Reports go to a directory of this run, not into the repository.
-    let work = std::env::temp_dir().join(format!("dsync-contracts-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&work)?;
+    // Reports go to a directory of this run, not into the repository, removed however the run
+    // ends.
+    let work = WorkDir::create()?;
     let mut cmd = tokio::process::Command::new(&st);
-    cmd.current_dir(&work)
+    cmd.current_dir(&work.0)
         .env("SCHEMATHESIS_HOOKS", contracts.join("hooks.py"))
         .env("DSYNC_CONTRACT_API_KEY", api_key)
         .env("NO_COLOR", "1")
@@ -132,7 +149,6 @@ async fn run_schemathesis(url: &str, document: &Path, api_key: &str) -> anyhow::
         .await
         .context("schemathesis did not finish")?
         .with_context(|| format!("starting {}", st.display()))?;
-    let _ = std::fs::remove_dir_all(&work);
     if !status.success() {
         bail!("schemathesis found problems ({status}); its report is above");
     }
