@@ -20,48 +20,78 @@ const API_DESCRIBE_GROUPS: i16 = 15;
 /// Largest response accepted (a group description is a few kilobytes).
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
-/// Whether [`describe_group`] can speak to the brokers of `settings`.
+/// Whether a [`GroupProbe`] can speak to the brokers of `settings`.
 pub fn supported(settings: &KafkaSettings) -> bool {
     settings.security_protocol == SecurityProtocol::Plaintext
 }
 
-/// Describes `group` as its coordinator sees it: state, members and (where the broker reports
-/// them) each member's assignment.
-pub fn describe_group(
-    settings: &KafkaSettings,
-    group: &str,
-    timeout: Duration,
-) -> Result<GroupView, BusError> {
-    let deadline = Instant::now() + timeout;
-    let mut last_err = None;
-    for broker in settings.brokers.split(',').map(str::trim) {
-        if broker.is_empty() {
-            continue;
-        }
-        match describe_via(broker, group, deadline) {
-            Ok(v) => return Ok(v),
-            Err(e) => last_err = Some(e),
-        }
-        if Instant::now() >= deadline {
-            break;
-        }
-    }
-    Err(last_err.unwrap_or_else(|| BusError::Config("no bootstrap broker to ask".into())))
+/// Repeated descriptions of one group over one connection to its coordinator, found once and
+/// looked up again only after a failure (the coordinator moved, the connection dropped).
+#[derive(Debug)]
+pub struct GroupProbe {
+    settings: KafkaSettings,
+    group: String,
+    conn: Option<Conn>,
 }
 
-fn describe_via(broker: &str, group: &str, deadline: Instant) -> Result<GroupView, BusError> {
+impl GroupProbe {
+    /// A probe of `group`; nothing is connected until [`GroupProbe::describe`].
+    pub fn new(settings: &KafkaSettings, group: &str) -> Self {
+        Self {
+            settings: settings.clone(),
+            group: group.to_owned(),
+            conn: None,
+        }
+    }
+
+    /// The group's description, within `timeout`.
+    pub fn describe(&mut self, timeout: Duration) -> Result<GroupView, BusError> {
+        if let Some(conn) = &mut self.conn {
+            match conn.describe_groups(&self.group) {
+                Ok(v) => return Ok(v),
+                Err(_) => self.conn = None,
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        let mut last_err = None;
+        for broker in self.settings.brokers.split(',').map(str::trim) {
+            if broker.is_empty() {
+                continue;
+            }
+            match connect_and_describe(broker, &self.group, deadline) {
+                Ok((conn, v)) => {
+                    self.conn = Some(conn);
+                    return Ok(v);
+                }
+                Err(e) => last_err = Some(e),
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        Err(last_err.unwrap_or_else(|| BusError::Config("no bootstrap broker to ask".into())))
+    }
+}
+
+fn connect_and_describe(
+    broker: &str,
+    group: &str,
+    deadline: Instant,
+) -> Result<(Conn, GroupView), BusError> {
     let mut conn = Conn::open(broker, deadline)?;
     let coordinator = conn.find_coordinator(group)?;
     if coordinator != broker {
         conn = Conn::open(&coordinator, deadline)?;
     }
-    conn.describe_groups(group)
+    let view = conn.describe_groups(group)?;
+    Ok((conn, view))
 }
 
 fn io_err(what: &str, addr: &str, e: impl std::fmt::Display) -> BusError {
     BusError::GroupProbe(format!("{what} {addr}: {e}"))
 }
 
+#[derive(Debug)]
 struct Conn {
     stream: TcpStream,
     addr: String,

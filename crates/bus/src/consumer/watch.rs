@@ -59,6 +59,7 @@ pub(super) fn watch_thread<H: Handler>(
     let mut dog = Watchdog::new(config);
     let mut last_label: Option<&'static str> = None;
     let group = shared.config.group_id.clone();
+    let mut probe = group_probe::GroupProbe::new(&shared.settings, &group);
     loop {
         let wake = Instant::now() + config.interval;
         while Instant::now() < wake {
@@ -73,14 +74,13 @@ pub(super) fn watch_thread<H: Handler>(
         {
             continue;
         }
-        let view =
-            match group_probe::describe_group(&shared.settings, &group, Duration::from_secs(2)) {
-                Ok(v) => v,
-                Err(e) => {
-                    debug!(error = %e, "cannot describe the group; checking again later");
-                    continue;
-                }
-            };
+        let view = match probe.describe(Duration::from_secs(2)) {
+            Ok(v) => v,
+            Err(e) => {
+                debug!(error = %e, "cannot describe the group; checking again later");
+                continue;
+            }
+        };
         let owned = shared.owned();
         let health = membership::assess(&view, &shared.client_id, &owned, &shared.partition_counts);
         let label = match &health {
